@@ -1,0 +1,217 @@
+"""The artifacts contract: where a run's files live and how to read them.
+
+Both the pipeline (writer) and the dashboard (reader) import this module;
+nothing else builds a path into a run.
+
+    artifacts/
+      latest -> runs/<run-id>          (only ever points at a complete run)
+      runs/<run-id>/
+        manifest.json                  run, config, dataset, weights, environment, models
+        split.csv                      path, label, split for every usable file
+        thumbs/<id>.jpg                thumbnails of misclassified validation photos
+        models/<name>/
+          model.keras  history.csv  predictions.csv  confusion.json
+          metrics.json  misclassified.csv
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+SPLIT = "split.csv"
+RUNS = "runs"
+LATEST = "latest"
+MODELS = "models"
+THUMBS = "thumbs"
+CACHE = "cache"
+
+MODEL_FILE = "model.keras"
+HISTORY = "history.csv"
+PREDICTIONS = "predictions.csv"
+CONFUSION = "confusion.json"
+METRICS = "metrics.json"
+MISCLASSIFIED = "misclassified.csv"
+MODEL_FILES = (MODEL_FILE, HISTORY, PREDICTIONS, CONFUSION, METRICS, MISCLASSIFIED)
+
+HISTORY_COLUMNS = [
+    "epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds",
+]
+PREDICTION_COLUMNS = ["path", "label", "p_dog", "predicted"]
+MISCLASSIFIED_COLUMNS = ["path", "label", "predicted", "p_dog", "confidence", "thumb"]
+
+
+# --- writing -------------------------------------------------------------------
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically: readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def staging_dir(run_dir: Path, name: str) -> Path:
+    """A fresh hidden folder next to `models/<name>` to build a model's files in."""
+    parent = run_dir / MODELS
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = parent / f".{name}.staging"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir()
+    return stage
+
+
+def publish_dir(stage: Path, final: Path) -> None:
+    """Move a finished staging folder into place in one rename."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+        os.replace(stage, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(stage, final)
+
+
+def point_latest(artifacts_dir: Path, run_dir: Path) -> None:
+    """Atomically point `artifacts/latest` at a complete run."""
+    link = artifacts_dir / LATEST
+    tmp = artifacts_dir / f".{LATEST}.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(Path(RUNS) / run_dir.name, tmp)
+    os.replace(tmp, link)
+
+
+# --- reading -------------------------------------------------------------------
+
+
+class ArtifactError(Exception):
+    """A run folder is missing or malformed; the message says what."""
+
+
+@dataclass
+class Run:
+    path: Path
+    manifest: dict
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest.get("status") == "complete"
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.manifest["dataset"]["class_names"]
+
+    def model_records(self) -> list[dict]:
+        return list(self.manifest.get("models", []))
+
+    def model_names(self) -> list[str]:
+        return [m["name"] for m in self.model_records()]
+
+    def model_record(self, name: str) -> dict:
+        for record in self.model_records():
+            if record["name"] == name:
+                return record
+        raise ArtifactError(f"run {self.run_id} has no model {name!r}")
+
+    def model_dir(self, name: str) -> Path:
+        return self.path / MODELS / name
+
+    def model_path(self, name: str) -> Path:
+        return self.path / self.model_record(name)["file"]
+
+    def missing_files(self, name: str) -> list[str]:
+        folder = self.model_dir(name)
+        return [f for f in MODEL_FILES if not (folder / f).is_file()]
+
+    def _file(self, name: str, filename: str) -> Path:
+        path = self.model_dir(name) / filename
+        if not path.is_file():
+            raise ArtifactError(f"{name}: {filename} is missing from {self.model_dir(name)}")
+        return path
+
+    def history(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self._file(name, HISTORY))
+
+    def predictions(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self._file(name, PREDICTIONS))
+
+    def misclassified(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self._file(name, MISCLASSIFIED))
+
+    def confusion(self, name: str) -> dict:
+        return json.loads(self._file(name, CONFUSION).read_text())
+
+    def metrics(self, name: str) -> dict:
+        return json.loads(self._file(name, METRICS).read_text())
+
+    def split(self) -> pd.DataFrame:
+        return pd.read_csv(self.path / SPLIT)
+
+    def thumb_path(self, thumb: str) -> Path:
+        return self.path / THUMBS / thumb
+
+
+def read_run(run_dir: Path) -> Run:
+    manifest_path = Path(run_dir) / MANIFEST
+    if not manifest_path.is_file():
+        raise ArtifactError(f"{run_dir} has no {MANIFEST}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as err:
+        raise ArtifactError(f"{manifest_path} is not valid JSON ({err})") from None
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise ArtifactError(
+            f"{manifest_path} has schema version {manifest.get('schema_version')}, "
+            f"this code reads version {SCHEMA_VERSION}"
+        )
+    return Run(Path(run_dir), manifest)
+
+
+def list_runs(artifacts_dir: Path) -> list[Run]:
+    """Every readable run, newest first."""
+    runs_dir = Path(artifacts_dir) / RUNS
+    if not runs_dir.is_dir():
+        return []
+    runs = []
+    for child in sorted(runs_dir.iterdir(), reverse=True):
+        if child.is_dir() and (child / MANIFEST).is_file():
+            try:
+                runs.append(read_run(child))
+            except ArtifactError:
+                continue
+    return runs
+
+
+def latest_run(artifacts_dir: Path) -> Run | None:
+    """The run `latest` points at, or None if there is none yet."""
+    link = Path(artifacts_dir) / LATEST
+    if not link.exists():
+        return None
+    return read_run(link.resolve())

@@ -1,0 +1,118 @@
+"""Every setting of a run, in one frozen dataclass.
+
+Profiles give the defaults; the command line overrides single fields.
+Importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "PetImages"
+LOCAL_DATA = PROJECT_ROOT / "data" / "PetImages"
+DEFAULT_OUT = PROJECT_ROOT / "artifacts"
+
+MODEL_NAMES = ("cnn3", "cnn4", "mobilenetv2_frozen", "mobilenetv2_finetuned")
+
+
+def default_data_dir() -> Path:
+    """`../shared/datasets/PetImages` when it exists, else `data/PetImages`."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else LOCAL_DATA
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to rerun a study. Paths are stored as strings."""
+
+    profile: str = "full"
+    data_dir: str = field(default_factory=lambda: str(default_data_dir()))
+    out_dir: str = str(DEFAULT_OUT)
+    models: tuple[str, ...] = MODEL_NAMES
+    # "imagenet" (Keras download), a path to a .weights.h5 file, or "hub:HANDLE".
+    weights: str = "imagenet"
+    seed: int = 1337
+    val_fraction: float = 0.2
+    # Cap per class (the quick profile trains on a deterministic subset).
+    max_per_class: int | None = None
+    exclude_file: str | None = None
+    batch_size: int = 64
+    cnn_input_size: int = 128
+    mobilenet_input_size: int = 160
+    cnn_epochs: int = 10
+    cnn_learning_rate: float = 2e-3
+    frozen_epochs: int = 10
+    frozen_learning_rate: float = 1e-3
+    finetune_epochs: int = 3
+    finetune_learning_rate: float = 1e-5
+    finetune_layers: int = 30
+    dropout: float = 0.3
+    # "features": train the frozen head on cached pooled features (fast);
+    # "end-to-end": push every image through the frozen base every epoch.
+    frozen_mode: str = "features"
+    # Cached views per training image: 1 = as is, 2 = plus a mirrored copy.
+    feature_views: int = 2
+    # Download location of the Keras ImageNet weights (tests point it at file://).
+    imagenet_base_url: str = (
+        "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+    )
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["models"] = list(self.models)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "models" in values:
+            values["models"] = tuple(values["models"])
+        return cls(**values)
+
+    def fingerprint(self) -> str:
+        """Short hash of what determines the results (not where they are written)."""
+        data = self.to_dict()
+        data.pop("out_dir")
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+
+PROFILES: dict[str, dict] = {
+    # A few thousand images, 1-2 epochs per model: a smoke run in minutes.
+    "quick": dict(
+        max_per_class=1500, cnn_epochs=2, frozen_epochs=2, finetune_epochs=1, feature_views=1
+    ),
+    # All images and the reference's epochs (10 frozen + 3 fine-tune).
+    "full": dict(),
+}
+
+
+def make_config(profile: str = "full", **overrides) -> RunConfig:
+    """The profile's defaults with `overrides` (None values are ignored) applied."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    values = dict(PROFILES[profile], profile=profile)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    config = RunConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: RunConfig) -> None:
+    unknown = [m for m in config.models if m not in MODEL_NAMES]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
+    if not 0.0 < config.val_fraction < 1.0:
+        raise ValueError("val_fraction must be between 0 and 1")
+    if config.frozen_mode not in ("features", "end-to-end"):
+        raise ValueError("frozen_mode must be 'features' or 'end-to-end'")
+    if config.feature_views not in (1, 2):
+        raise ValueError("feature_views must be 1 or 2")

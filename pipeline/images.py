@@ -1,0 +1,129 @@
+"""The one path from an image file (or uploaded bytes) to model input.
+
+Training, evaluation and the dashboard's live upload all call
+`load_model_input`, so a model sees exactly the same pixels everywhere.
+The models themselves take float32 RGB in 0-255 at their input size and
+do their own normalization.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Larger images are refused before decoding: a guard against decompression bombs.
+MAX_PIXELS = 40_000_000
+RESAMPLE = Image.Resampling.BILINEAR
+BACKGROUND = (255, 255, 255)
+
+Source = str | Path | bytes | BinaryIO
+
+
+class ImageError(ValueError):
+    """An image that cannot be used, with the reason in plain words."""
+
+
+@dataclass
+class LoadedImage:
+    """An upright 8-bit RGB image and the conversions it needed."""
+
+    image: Image.Image
+    notes: list[str] = field(default_factory=list)
+    original_mode: str = "RGB"
+    original_format: str | None = None
+
+
+def _open(source: Source) -> Image.Image:
+    if isinstance(source, bytes):
+        if not source:
+            raise ImageError("the file is empty")
+        source = io.BytesIO(source)
+    elif isinstance(source, (str, Path)) and Path(source).stat().st_size == 0:
+        raise ImageError("the file is empty")
+    try:
+        return Image.open(source)
+    except UnidentifiedImageError:
+        raise ImageError("not an image (format not recognised)") from None
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"image too large: {err}") from None
+
+
+def _sixteen_bit_to_rgb(img: Image.Image) -> Image.Image:
+    arr = np.asarray(img).astype(np.float64)
+    peak = 65535.0 if arr.max() > 255 else 255.0
+    arr8 = np.clip(np.round(arr * (255.0 / peak)), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr8, mode="L").convert("RGB")
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        img.mode == "P" and "transparency" in img.info
+    )
+
+
+def to_rgb(img: Image.Image) -> tuple[Image.Image, list[str]]:
+    """Convert any Pillow mode to 8-bit RGB; returns the image and what was done."""
+    mode = img.mode
+    if mode == "RGB":
+        return img, []
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return _sixteen_bit_to_rgb(img), [f"high bit depth ({mode}) scaled to 8-bit RGB"]
+    if _has_alpha(img):
+        rgba = img.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, BACKGROUND)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat, [f"transparency ({mode}) flattened onto white"]
+    names = {"L": "grayscale", "1": "black-and-white", "P": "palette", "CMYK": "CMYK"}
+    return img.convert("RGB"), [f"{names.get(mode, mode)} converted to RGB"]
+
+
+def load_rgb(source: Source, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Decode fully, apply EXIF orientation, and convert to 8-bit RGB.
+
+    Raises `ImageError` for anything that is not a usable image: empty,
+    unrecognised, truncated, corrupt, or larger than `max_pixels`.
+    """
+    img = _open(source)
+    try:
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ImageError(
+                f"image too large ({width}x{height} pixels; the limit is {max_pixels:,})"
+            )
+        notes = []
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+            notes.append(f"animated ({img.n_frames} frames): first frame used")
+        original_mode, original_format = img.mode, img.format
+        img.load()
+        orientation = img.getexif().get(0x0112, 1)
+        if orientation not in (1, None):
+            img = ImageOps.exif_transpose(img)
+            notes.append("rotated upright from its EXIF orientation")
+        rgb, converted = to_rgb(img)
+        rgb.load()
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageError(f"cannot decode the image ({err})") from None
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"image too large: {err}") from None
+    return LoadedImage(rgb, notes + converted, original_mode, original_format)
+
+
+def resize_for_model(img: Image.Image, input_size: tuple[int, int]) -> np.ndarray:
+    """Resize (aspect ratio not kept, as the dataset itself) to uint8 HxWx3."""
+    height, width = input_size
+    if img.size != (width, height):
+        img = img.resize((width, height), RESAMPLE)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def load_model_input(source: Source, input_size: tuple[int, int]) -> np.ndarray:
+    """The pixels a model of `input_size` sees for this image: uint8 HxWx3."""
+    return resize_for_model(load_rgb(source).image, input_size)

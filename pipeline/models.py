@@ -1,0 +1,156 @@
+"""The four models of the study, and a name -> builder registry.
+
+Every model takes a batch of float32 RGB images in 0-255 at its input size,
+normalizes inside (so no caller ever rescales), and outputs P(dog).
+All layers are flat in one functional graph (MobileNetV2 is not nested as a
+single layer), so any inner activation can be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from pipeline.weights import WeightsSource
+
+MOBILENET_HEAD = ("head_pool", "head_dropout", "head_output")
+
+
+def _cnn(name: str, input_size: int, filters: tuple[int, ...], dropout: float) -> keras.Model:
+    # A stride-2 first conv quarters the cost of every later layer: on 2 CPU
+    # cores it trains ~4x faster than a stride-1 stem, at 128px input.
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    for i, n_filters in enumerate(filters, start=1):
+        x = layers.Conv2D(
+            n_filters, 3, strides=2 if i == 1 else 1, padding="same",
+            activation="relu", kernel_initializer="he_normal", name=f"conv{i}",
+        )(x)
+        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="head_output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_cnn3(input_size: int = 128, dropout: float = 0.3) -> keras.Model:
+    return _cnn("cnn3", input_size, (32, 64, 128), dropout)
+
+
+def build_cnn4(input_size: int = 128, dropout: float = 0.3) -> keras.Model:
+    return _cnn("cnn4", input_size, (32, 64, 128, 256), dropout)
+
+
+def build_mobilenetv2(
+    input_size: int, weights: WeightsSource | None, dropout: float = 0.3,
+    name: str = "mobilenetv2_frozen",
+) -> keras.Model:
+    """MobileNetV2 (alpha 1.0, no top) with a frozen base and a sigmoid head.
+
+    `weights` None gives random weights (for tests that only check structure).
+    """
+    if weights is not None and weights.kind == "hub":
+        return _build_hub_model(input_size, weights, dropout, name)
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="mobilenet_preprocess")(inputs)
+    base = keras.applications.MobileNetV2(
+        input_tensor=x, include_top=False, alpha=1.0,
+        weights=weights.path if weights is not None else None,
+    )
+    for layer in base.layers:
+        layer.trainable = False
+    x = layers.GlobalAveragePooling2D(name="head_pool")(base.output)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="head_output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def base_layers(model: keras.Model) -> list[keras.Layer]:
+    """The MobileNetV2 layers of a model built by `build_mobilenetv2`, in order."""
+    names = [layer.name for layer in model.layers]
+    start = names.index("mobilenet_preprocess") + 1
+    return model.layers[start : names.index("head_pool")]
+
+
+def unfreeze_top(model: keras.Model, n_layers: int = 30) -> list[str]:
+    """Make the last `n_layers` base layers trainable, BatchNorm excepted.
+
+    BatchNorm layers stay frozen, which in Keras 3 also keeps them in
+    inference mode, so their statistics are not disturbed by small batches.
+    Returns the names of the unfrozen layers. Recompile afterwards.
+    """
+    top = base_layers(model)[-n_layers:]
+    for layer in top:
+        layer.trainable = not isinstance(layer, layers.BatchNormalization)
+    return [layer.name for layer in top]
+
+
+def trainable_params(model: keras.Model) -> int:
+    return int(sum(keras.ops.size(w) for w in model.trainable_weights))
+
+
+def augmentation(seed: int) -> keras.Sequential:
+    """Random flips, small rotations and zooms; used only in the training tf.data pipeline."""
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(0.05, fill_mode="reflect", seed=seed + 1),
+            layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 2),
+        ],
+        name="augmentation",
+    )
+
+
+# --- TensorFlow Hub ------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="petcompare")
+class HubFeatureVector(keras.layers.Layer):
+    """A frozen TensorFlow Hub image feature-vector model as a Keras 3 layer.
+
+    `hub.KerasLayer` belongs to tf-keras and cannot sit in a Keras 3 model,
+    so this calls the SavedModel loaded with `hub.load` directly. It expects
+    images in [0, 1], the Hub convention for image models.
+    """
+
+    def __init__(self, handle: str, output_dim: int | None = None, **kwargs):
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        import tensorflow_hub as hub
+
+        self.handle = handle
+        self._module = hub.load(handle)
+        self.output_dim = output_dim
+
+    def call(self, images):
+        return self._module(images)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "handle": self.handle, "output_dim": self.output_dim}
+
+
+def _build_hub_model(
+    input_size: int, weights: WeightsSource, dropout: float, name: str
+) -> keras.Model:
+    import numpy as np
+    import tensorflow_hub as hub
+
+    probe = hub.load(weights.path)(np.zeros((1, input_size, input_size, 3), np.float32))
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(1.0 / 255, name="hub_preprocess")(inputs)
+    x = HubFeatureVector(weights.path, int(probe.shape[-1]), name="head_pool")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="head_output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def is_hub_model(model: keras.Model) -> bool:
+    return any(isinstance(layer, HubFeatureVector) for layer in model.layers)
+
+
+CNN_BUILDERS: dict[str, Callable[..., keras.Model]] = {"cnn3": build_cnn3, "cnn4": build_cnn4}

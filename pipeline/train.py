@@ -1,0 +1,188 @@
+"""Training of each model; every function returns the model and its epoch history."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from pipeline import features, models
+from pipeline.config import RunConfig
+from pipeline.dataset import Dataset, image_dataset
+from pipeline.weights import WeightsSource
+
+
+@dataclass
+class Trained:
+    model: keras.Model
+    history: list[dict]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Collects one history row per epoch, with learning rate and wall time."""
+
+    def __init__(self, phase: str, first_epoch: int = 1):
+        super().__init__()
+        self.phase, self.first_epoch, self.rows = phase, first_epoch, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.rows.append({
+            "epoch": self.first_epoch + epoch,
+            "phase": self.phase,
+            "loss": logs.get("loss"),
+            "accuracy": logs.get("accuracy"),
+            "val_loss": logs.get("val_loss"),
+            "val_accuracy": logs.get("val_accuracy"),
+            "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+            "seconds": round(time.perf_counter() - self._start, 2),
+        })
+
+
+def _verbose() -> int:
+    # A live progress bar in a terminal, one line per epoch in logs.
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _compile(model: keras.Model, learning_rate) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def _fit(model, train_data, val_data, epochs: int, phase: str, first_epoch: int = 1) -> list[dict]:
+    # Shuffling is done by the data pipelines themselves.
+    recorder = EpochRecorder(phase, first_epoch)
+    model.fit(train_data, validation_data=val_data, epochs=epochs,
+              callbacks=[recorder], verbose=_verbose(), shuffle=False)
+    return recorder.rows
+
+
+def _image_data(config: RunConfig, dataset: Dataset, size: int, augment: bool):
+    shape = (size, size)
+    train = image_dataset(
+        dataset.root, dataset.train, shape, config.batch_size, shuffle_seed=config.seed,
+        augment=models.augmentation(config.seed) if augment else None,
+    )
+    val = image_dataset(dataset.root, dataset.val, shape, config.batch_size)
+    return train, val
+
+
+def train_cnn(name: str, config: RunConfig, dataset: Dataset) -> Trained:
+    """A small CNN from scratch: augmentation, Adam, warm-up then cosine decay."""
+    keras.utils.set_random_seed(config.seed)
+    model = models.CNN_BUILDERS[name](config.cnn_input_size, config.dropout)
+    steps = math.ceil(len(dataset.train) / config.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.cnn_learning_rate / 10,
+        warmup_target=config.cnn_learning_rate,
+        warmup_steps=steps,
+        decay_steps=max(1, steps * (config.cnn_epochs - 1)),
+        alpha=0.02,
+    )
+    _compile(model, schedule)
+    train, val = _image_data(config, dataset, config.cnn_input_size, augment=True)
+    start = time.perf_counter()
+    history = _fit(model, train, val, config.cnn_epochs, "scratch")
+    return Trained(model, history, time.perf_counter() - start)
+
+
+def _features(model, config: RunConfig, dataset: Dataset, weights: WeightsSource,
+              cache_dir: Path, cut_layer: str | None, progress=None):
+    size = config.mobilenet_input_size
+    views = config.feature_views
+    sets = []
+    for samples, n_views in ((dataset.train, views), (dataset.val, 1)):
+        key = features.cache_key(weights.sha256, size, cut_layer, samples, n_views)
+        sets.append(features.load_or_extract(
+            model, cache_dir, key, dataset.root, samples, size, config.batch_size,
+            cut_layer, n_views, progress,
+        ))
+    return sets
+
+
+def train_frozen(config: RunConfig, dataset: Dataset, weights: WeightsSource,
+                 cache_dir: Path, with_cut: bool, progress=None) -> Trained:
+    """MobileNetV2 with a frozen base: train the head on cached features (or end to end).
+
+    With `with_cut`, the same pass also caches the activations fine-tuning needs.
+    """
+    keras.utils.set_random_seed(config.seed)
+    model = models.build_mobilenetv2(config.mobilenet_input_size, weights, config.dropout)
+    hub = models.is_hub_model(model)
+    cut_layer = cut_layer_name(model, config.finetune_layers) if with_cut and not hub else None
+    start = time.perf_counter()
+    if config.frozen_mode == "end-to-end":
+        _compile(model, config.frozen_learning_rate)
+        train, val = _image_data(config, dataset, config.mobilenet_input_size, augment=True)
+        history = _fit(model, train, val, config.frozen_epochs, "frozen")
+        return Trained(model, history, time.perf_counter() - start, ["trained end to end"])
+    train_set, val_set = _features(model, config, dataset, weights, cache_dir, cut_layer, progress)
+    extract_seconds = time.perf_counter() - start
+    head_input = keras.Input(train_set.pooled.shape[1:], name="pooled_features")
+    x = model.get_layer("head_dropout")(head_input)
+    head = keras.Model(head_input, model.get_layer("head_output")(x), name="head")
+    _compile(head, config.frozen_learning_rate)
+    history = _fit(
+        head,
+        features.ArrayBatches(train_set.pooled, train_set.labels, config.batch_size, config.seed),
+        features.ArrayBatches(val_set.pooled, val_set.labels, config.batch_size),
+        config.frozen_epochs, "frozen",
+    )
+    note = (f"head trained on cached pooled features ({config.feature_views} view(s) per "
+            f"training image; extraction {extract_seconds:.0f}s)")
+    return Trained(model, history, time.perf_counter() - start, [note])
+
+
+def cut_layer_name(model: keras.Model, n_layers: int) -> str:
+    """The first layer of the part fine-tuning unfreezes."""
+    return models.base_layers(model)[-n_layers].name
+
+
+def train_finetuned(config: RunConfig, dataset: Dataset, weights: WeightsSource,
+                    frozen_model_path: Path, frozen_history: list[dict],
+                    cache_dir: Path, progress=None) -> Trained:
+    """Continue from the frozen model with its last layers unfrozen, Adam at a tiny rate."""
+    keras.utils.set_random_seed(config.seed + 1)
+    model = keras.models.load_model(frozen_model_path, safe_mode=True)
+    model.name = "mobilenetv2_finetuned"
+    unfrozen = models.unfreeze_top(model, config.finetune_layers)
+    first_epoch = len(frozen_history) + 1
+    start = time.perf_counter()
+    if config.frozen_mode == "end-to-end":
+        _compile(model, config.finetune_learning_rate)
+        train, val = _image_data(config, dataset, config.mobilenet_input_size, augment=True)
+        rows = _fit(model, train, val, config.finetune_epochs, "finetune", first_epoch)
+        notes = ["fine-tuned end to end"]
+    else:
+        cut = unfrozen[0]
+        train_set, val_set = _features(model, config, dataset, weights, cache_dir, cut, progress)
+        upper = keras.Model(model.get_layer(cut).input, model.output, name="upper")
+        _compile(upper, config.finetune_learning_rate)
+        rows = _fit(
+            upper,
+            features.ArrayBatches(train_set.cut, train_set.labels, config.batch_size, config.seed),
+            features.ArrayBatches(val_set.cut, val_set.labels, config.batch_size),
+            config.finetune_epochs, "finetune", first_epoch,
+        )
+        notes = [f"layers from {cut} up trained on cached activations below them "
+                 f"({config.feature_views} view(s) per training image)"]
+    notes.append(f"unfrozen: last {config.finetune_layers} base layers except BatchNorm")
+    history = [dict(row) for row in frozen_history] + rows
+    return Trained(model, history, time.perf_counter() - start, notes)
+
+
+def history_array(history: list[dict], key: str) -> np.ndarray:
+    return np.array([row[key] for row in history], dtype=float)
