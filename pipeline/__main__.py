@@ -17,8 +17,13 @@ def _parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train, evaluate and record the models")
     train.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    train.add_argument("--models", nargs="+", choices=MODEL_NAMES, metavar="MODEL",
-                       help=f"subset of {', '.join(MODEL_NAMES)}")
+    train.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODEL_NAMES,
+        metavar="MODEL",
+        help=f"subset of {', '.join(MODEL_NAMES)}",
+    )
     train.add_argument("--data-dir", help="folder with one sub-folder per class")
     train.add_argument("--weights", help="imagenet (default), a .weights.h5 path, or hub:HANDLE")
     train.add_argument("--out", dest="out_dir", help=f"artifacts folder (default {DEFAULT_OUT})")
@@ -88,15 +93,22 @@ def _bench(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
-    handler = {"train": _train, "evaluate": _evaluate, "fetch-data": _fetch, "bench": _bench}
+    handler = {
+        "train": _train,
+        "evaluate": _evaluate,
+        "fetch-data": _fetch,
+        "bench": _bench,
+    }
     try:
         return handler[args.command](args)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: finished models are kept; run the same command again to resume.",
-              file=sys.stderr)
+        print(
+            "\ninterrupted: finished models are kept; run the same command again to resume.",
+            file=sys.stderr,
+        )
         return 130
 
 

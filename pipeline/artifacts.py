@@ -43,7 +43,14 @@ MISCLASSIFIED = "misclassified.csv"
 MODEL_FILES = (MODEL_FILE, HISTORY, PREDICTIONS, CONFUSION, METRICS, MISCLASSIFIED)
 
 HISTORY_COLUMNS = [
-    "epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds",
+    "epoch",
+    "phase",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "seconds",
 ]
 PREDICTION_COLUMNS = ["path", "label", "p_dog", "predicted"]
 MISCLASSIFIED_COLUMNS = ["path", "label", "predicted", "p_dog", "confidence", "thumb"]

@@ -67,7 +67,7 @@ class RunConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         if "models" in values:
@@ -81,14 +81,18 @@ class RunConfig:
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
 
 PROFILES: dict[str, dict] = {
     # A few thousand images, 1-2 epochs per model: a smoke run in minutes.
     "quick": dict(
-        max_per_class=1500, cnn_epochs=2, frozen_epochs=2, finetune_epochs=1, feature_views=1
+        max_per_class=1500,
+        cnn_epochs=2,
+        frozen_epochs=2,
+        finetune_epochs=1,
+        feature_views=1,
     ),
     # All images and the reference's epochs (10 frozen + 3 fine-tune).
     "full": dict(),

@@ -47,7 +47,7 @@ class Dataset:
     def counts(self) -> dict:
         def per_class(samples: list[Sample]) -> dict[str, int]:
             labels = np.bincount([s.label for s in samples], minlength=len(self.class_names))
-            return {name: int(n) for name, n in zip(self.class_names, labels)}
+            return {name: int(n) for name, n in zip(self.class_names, labels, strict=True)}
 
         return {
             "found": self.found,
@@ -136,7 +136,7 @@ def scan(
             todo.append((sample.path, key))
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = pool.map(lambda item: inspect_file(root / item[0]), todo)
-        for i, ((path, _), verdict) in enumerate(zip(todo, results)):
+        for i, ((path, _), verdict) in enumerate(zip(todo, results, strict=True)):
             verdicts[path] = verdict
             if progress is not None and (i + 1) % max(1, len(todo) // 5) == 0:
                 progress(i + 1, len(todo))
@@ -195,8 +195,12 @@ def load_dataset(
     excluded = read_exclusions(exclude_file)
     candidates = subset([s for s in all_samples if s.path not in excluded], max_per_class, seed)
     verdicts = scan(root, candidates, cache_file, progress)
-    skipped = [Skipped(p, v[len("skip: ") :]) for p, v in verdicts.items() if v and v.startswith("skip")]
-    converted = {p: v[len("convert: ") :] for p, v in verdicts.items() if v and v.startswith("convert")}
+    skipped = [
+        Skipped(p, v[len("skip: ") :]) for p, v in verdicts.items() if v and v.startswith("skip")
+    ]
+    converted = {
+        p: v[len("convert: ") :] for p, v in verdicts.items() if v and v.startswith("convert")
+    }
     usable = [s for s in candidates if not (verdicts[s.path] or "").startswith("skip")]
     for label, name in enumerate(class_names):
         if not any(s.label == label for s in usable):
@@ -206,8 +210,14 @@ def load_dataset(
     if not train or not val:
         raise PipelineError("too few images to make both a training and a validation split")
     return Dataset(
-        str(root), class_names, train, val, sorted(skipped, key=lambda s: s.path),
-        converted, sorted(excluded & {s.path for s in all_samples}), len(all_samples),
+        str(root),
+        class_names,
+        train,
+        val,
+        sorted(skipped, key=lambda s: s.path),
+        converted,
+        sorted(excluded & {s.path for s in all_samples}),
+        len(all_samples),
     )
 
 

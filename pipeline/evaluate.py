@@ -17,8 +17,13 @@ from pipeline.images import ImageError, load_rgb
 THUMB_SIZE = 192
 
 
-def predict_samples(model: keras.Model, root: str, samples: list[Sample],
-                    input_size: tuple[int, int], batch_size: int) -> np.ndarray:
+def predict_samples(
+    model: keras.Model,
+    root: str,
+    samples: list[Sample],
+    input_size: tuple[int, int],
+    batch_size: int,
+) -> np.ndarray:
     """P(positive class) for each sample, through the shared image path."""
     ds = image_dataset(root, samples, input_size, batch_size)
     return np.concatenate(
@@ -26,8 +31,9 @@ def predict_samples(model: keras.Model, root: str, samples: list[Sample],
     )
 
 
-def single_image_latency_ms(model: keras.Model, input_size: tuple[int, int],
-                            repeats: int = 15) -> float:
+def single_image_latency_ms(
+    model: keras.Model, input_size: tuple[int, int], repeats: int = 15
+) -> float:
     """Median wall time of one 1-image call after warm-up, as the dashboard makes it."""
     x = np.random.default_rng(0).uniform(0, 255, (1, *input_size, 3)).astype(np.float32)
     model.predict_on_batch(x)
@@ -61,21 +67,38 @@ def write_thumb(root: str, path: str, thumbs_dir: Path) -> str | None:
     return name
 
 
-def evaluate_into(folder: Path, model: keras.Model, root: str, samples: list[Sample],
-                  class_names: list[str], batch_size: int, thumbs_dir: Path) -> dict:
+def evaluate_into(
+    folder: Path,
+    model: keras.Model,
+    root: str,
+    samples: list[Sample],
+    class_names: list[str],
+    batch_size: int,
+    thumbs_dir: Path,
+) -> dict:
     """Write predictions, confusion matrix, metrics and misclassified index; return the metrics."""
     input_size = tuple(model.input_shape[1:3])
     p_dog = predict_samples(model, root, samples, input_size, batch_size)
     labels = np.array([s.label for s in samples])
     predicted = metrics.predicted_labels(p_dog)
-    frame = pd.DataFrame({"path": [s.path for s in samples], "label": labels,
-                          "p_dog": p_dog, "predicted": predicted})
+    frame = pd.DataFrame(
+        {
+            "path": [s.path for s in samples],
+            "label": labels,
+            "p_dog": p_dog,
+            "predicted": predicted,
+        }
+    )
     artifacts.write_csv(folder / artifacts.PREDICTIONS, frame)
     matrix = metrics.confusion(labels, p_dog)
-    artifacts.write_json(folder / artifacts.CONFUSION, {
-        "class_names": class_names, "matrix": matrix,
-        "per_class": metrics.per_class(matrix, class_names),
-    })
+    artifacts.write_json(
+        folder / artifacts.CONFUSION,
+        {
+            "class_names": class_names,
+            "matrix": matrix,
+            "per_class": metrics.per_class(matrix, class_names),
+        },
+    )
     wrong = frame[frame.label != frame.predicted].copy()
     wrong["confidence"] = np.where(wrong.predicted == 1, wrong.p_dog, 1 - wrong.p_dog)
     wrong["thumb"] = [write_thumb(root, p, thumbs_dir) for p in wrong.path]

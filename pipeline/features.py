@@ -31,11 +31,22 @@ class FeatureSet:
     labels: np.ndarray
 
 
-def cache_key(weights_sha: str | None, input_size: int, cut_layer: str | None,
-              samples: list[Sample], views: int) -> str:
+def cache_key(
+    weights_sha: str | None,
+    input_size: int,
+    cut_layer: str | None,
+    samples: list[Sample],
+    views: int,
+) -> str:
     blob = json.dumps(
-        [FEATURES_VERSION, weights_sha, input_size, cut_layer, views,
-         [[s.path, s.label] for s in samples]]
+        [
+            FEATURES_VERSION,
+            weights_sha,
+            input_size,
+            cut_layer,
+            views,
+            [[s.path, s.label] for s in samples],
+        ]
     ).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -48,8 +59,17 @@ def extractor(model: keras.Model, cut_layer: str | None) -> keras.Model:
     return keras.Model(model.input, [pooled, model.get_layer(cut_layer).input])
 
 
-def _extract_into(files: dict, ext: keras.Model, root: str, samples: list[Sample],
-                  input_size: int, batch_size: int, mirror: bool, offset: int, progress) -> None:
+def _extract_into(
+    files: dict,
+    ext: keras.Model,
+    root: str,
+    samples: list[Sample],
+    input_size: int,
+    batch_size: int,
+    mirror: bool,
+    offset: int,
+    progress,
+) -> None:
     ds = image_dataset(root, samples, (input_size, input_size), batch_size, mirror=mirror)
     row = offset
     for images, labels in ds:
@@ -66,8 +86,16 @@ def _extract_into(files: dict, ext: keras.Model, root: str, samples: list[Sample
 
 
 def load_or_extract(
-    model: keras.Model, cache_dir: Path, key: str, root: str, samples: list[Sample],
-    input_size: int, batch_size: int, cut_layer: str | None, views: int = 1, progress=None,
+    model: keras.Model,
+    cache_dir: Path,
+    key: str,
+    root: str,
+    samples: list[Sample],
+    input_size: int,
+    batch_size: int,
+    cut_layer: str | None,
+    views: int = 1,
+    progress=None,
 ) -> FeatureSet:
     """Features for `samples` (x `views`: the second view is mirrored), cached under `key`."""
     folder = Path(cache_dir) / key
@@ -86,8 +114,17 @@ def load_or_extract(
             for name, shape in shapes.items()
         }
         for view in range(views):
-            _extract_into(files, ext, root, samples, input_size, batch_size,
-                          mirror=view == 1, offset=view * len(samples), progress=progress)
+            _extract_into(
+                files,
+                ext,
+                root,
+                samples,
+                input_size,
+                batch_size,
+                mirror=view == 1,
+                offset=view * len(samples),
+                progress=progress,
+            )
         for array in files.values():
             array.flush()
         del files

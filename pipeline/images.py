@@ -51,6 +51,8 @@ def _open(source: Source) -> Image.Image:
         raise ImageError("not an image (format not recognised)") from None
     except Image.DecompressionBombError as err:
         raise ImageError(f"image too large: {err}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageError(f"cannot read the image ({err})") from None
 
 
 def _sixteen_bit_to_rgb(img: Image.Image) -> Image.Image:

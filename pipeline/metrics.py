@@ -10,7 +10,9 @@ def predicted_labels(p_positive: np.ndarray, threshold: float = 0.5) -> np.ndarr
     return (np.asarray(p_positive) >= threshold).astype(int)
 
 
-def confusion(labels: np.ndarray, p_positive: np.ndarray, threshold: float = 0.5) -> list[list[int]]:
+def confusion(
+    labels: np.ndarray, p_positive: np.ndarray, threshold: float = 0.5
+) -> list[list[int]]:
     """2x2 counts, rows = true class, columns = predicted class."""
     matrix = skm.confusion_matrix(labels, predicted_labels(p_positive, threshold), labels=[0, 1])
     return matrix.tolist()

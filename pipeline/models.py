@@ -25,8 +25,13 @@ def _cnn(name: str, input_size: int, filters: tuple[int, ...], dropout: float) -
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for i, n_filters in enumerate(filters, start=1):
         x = layers.Conv2D(
-            n_filters, 3, strides=2 if i == 1 else 1, padding="same",
-            activation="relu", kernel_initializer="he_normal", name=f"conv{i}",
+            n_filters,
+            3,
+            strides=2 if i == 1 else 1,
+            padding="same",
+            activation="relu",
+            kernel_initializer="he_normal",
+            name=f"conv{i}",
         )(x)
         x = layers.MaxPooling2D(name=f"pool{i}")(x)
     x = layers.GlobalAveragePooling2D(name="head_pool")(x)
@@ -44,7 +49,9 @@ def build_cnn4(input_size: int = 128, dropout: float = 0.3) -> keras.Model:
 
 
 def build_mobilenetv2(
-    input_size: int, weights: WeightsSource | None, dropout: float = 0.3,
+    input_size: int,
+    weights: WeightsSource | None,
+    dropout: float = 0.3,
     name: str = "mobilenetv2_frozen",
 ) -> keras.Model:
     """MobileNetV2 (alpha 1.0, no top) with a frozen base and a sigmoid head.
@@ -56,7 +63,9 @@ def build_mobilenetv2(
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="mobilenet_preprocess")(inputs)
     base = keras.applications.MobileNetV2(
-        input_tensor=x, include_top=False, alpha=1.0,
+        input_tensor=x,
+        include_top=False,
+        alpha=1.0,
         weights=weights.path if weights is not None else None,
     )
     for layer in base.layers:
@@ -131,7 +140,11 @@ class HubFeatureVector(keras.layers.Layer):
         return (input_shape[0], self.output_dim)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "handle": self.handle, "output_dim": self.output_dim}
+        return {
+            **super().get_config(),
+            "handle": self.handle,
+            "output_dim": self.output_dim,
+        }
 
 
 def _build_hub_model(
@@ -153,4 +166,7 @@ def is_hub_model(model: keras.Model) -> bool:
     return any(isinstance(layer, HubFeatureVector) for layer in model.layers)
 
 
-CNN_BUILDERS: dict[str, Callable[..., keras.Model]] = {"cnn3": build_cnn3, "cnn4": build_cnn4}
+CNN_BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "cnn3": build_cnn3,
+    "cnn4": build_cnn4,
+}

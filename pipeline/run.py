@@ -47,9 +47,12 @@ def environment() -> dict:
     except OSError:
         pass
     return {
-        "python": platform.python_version(), "tensorflow": tf.__version__,
-        "keras": keras.__version__, "platform": platform.platform(),
-        "cpu": cpu, "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
     }
 
 
@@ -124,7 +127,9 @@ class Console:
         return step
 
 
-def train_study(config: RunConfig, log: Console | None = None, fresh: bool = False) -> artifacts.Run:
+def train_study(
+    config: RunConfig, log: Console | None = None, fresh: bool = False
+) -> artifacts.Run:
     """Train, evaluate and record every model of `config`; returns the complete run."""
     log = log or Console()
     out_dir = Path(config.out_dir)
@@ -150,14 +155,20 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
 
     log(f"Checking images in {config.data_dir} ...")
     dataset = load_dataset(
-        Path(config.data_dir), config.seed, config.val_fraction, config.max_per_class,
-        config.exclude_file, out_dir / artifacts.CACHE / "scan.json",
+        Path(config.data_dir),
+        config.seed,
+        config.val_fraction,
+        config.max_per_class,
+        config.exclude_file,
+        out_dir / artifacts.CACHE / "scan.json",
         progress=lambda i, n: log(f"  checked {i:,}/{n:,} new files"),
     )
     counts = dataset.counts()
-    log(f"  {counts['found']:,} files: {counts['usable']:,} used, {counts['skipped']:,} skipped, "
+    log(
+        f"  {counts['found']:,} files: {counts['usable']:,} used, {counts['skipped']:,} skipped, "
         f"{counts['converted']:,} converted, {counts['excluded']:,} excluded; "
-        f"train {sum(counts['train'].values()):,} / validation {sum(counts['val'].values()):,}")
+        f"train {sum(counts['train'].values()):,} / validation {sum(counts['val'].values()):,}"
+    )
     for item in dataset.skipped[:10]:
         log(f"  skipped {item.path}: {item.reason}")
 
@@ -165,32 +176,43 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
     weights = None
     notes: list[str] = []
     if any(m in MOBILENETS for m in planned):
-        weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
+        weights = resolve_weights(
+            config.weights, config.mobilenet_input_size, config.imagenet_base_url
+        )
         log(f"MobileNetV2 weights: {weights.spec} (sha256 {weights.sha256[:12]}...)")
         if weights.kind == "hub" and "mobilenetv2_finetuned" in planned:
             planned.remove("mobilenetv2_finetuned")
-            notes.append("mobilenetv2_finetuned skipped: a TensorFlow Hub model is opaque, so its "
-                         "last 30 layers cannot be unfrozen; use --weights imagenet or a file")
+            notes.append(
+                "mobilenetv2_finetuned skipped: a TensorFlow Hub model is opaque, so its "
+                "last 30 layers cannot be unfrozen; use --weights imagenet or a file"
+            )
             log("  " + notes[-1])
 
-    manifest = resumed.manifest if resumed else {
-        "schema_version": artifacts.SCHEMA_VERSION,
-        "run_id": run_dir.name,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "status": "running",
-        "config": config.to_dict(),
-        "config_fingerprint": config.fingerprint(),
-        "models": [],
-    }
-    manifest.update({
-        "dataset": dataset_record(dataset, config),
-        "weights": weights.to_dict() | {"input_size": [config.mobilenet_input_size] * 2}
-        if weights else None,
-        "environment": environment(),
-        "code_version": _git_commit(),
-        "planned_models": planned,
-        "notes": notes,
-    })
+    manifest = (
+        resumed.manifest
+        if resumed
+        else {
+            "schema_version": artifacts.SCHEMA_VERSION,
+            "run_id": run_dir.name,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "status": "running",
+            "config": config.to_dict(),
+            "config_fingerprint": config.fingerprint(),
+            "models": [],
+        }
+    )
+    manifest.update(
+        {
+            "dataset": dataset_record(dataset, config),
+            "weights": weights.to_dict() | {"input_size": [config.mobilenet_input_size] * 2}
+            if weights
+            else None,
+            "environment": environment(),
+            "code_version": _git_commit(),
+            "planned_models": planned,
+            "notes": notes,
+        }
+    )
     artifacts.write_json(run_dir / artifacts.MANIFEST, manifest)
     write_split(run_dir, dataset)
 
@@ -205,11 +227,13 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
         manifest["models"].sort(key=lambda m: ORDER.index(m["name"]))
         artifacts.write_json(run_dir / artifacts.MANIFEST, manifest)
         metric = record["metrics"]
-        log(f"{name}: val accuracy {metric['accuracy']:.2%}, AUC {metric['roc_auc']:.4f}, "
-            f"{record['train_seconds']:.0f}s training, {record['params']:,} params")
+        log(
+            f"{name}: val accuracy {metric['accuracy']:.2%}, AUC {metric['roc_auc']:.4f}, "
+            f"{record['train_seconds']:.0f}s training, {record['params']:,} params"
+        )
 
     manifest["status"] = "complete"
-    manifest["completed"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    manifest["completed"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     artifacts.write_json(run_dir / artifacts.MANIFEST, manifest)
     artifacts.point_latest(out_dir, run_dir)
     log(f"Run complete: {run_dir}")
@@ -230,8 +254,13 @@ def _train_one(name, config, dataset, weights, run_dir, out_dir, manifest, log, 
     else:
         frozen = artifacts.Run(run_dir, manifest)
         trained = train.train_finetuned(
-            config, dataset, weights, frozen.model_path("mobilenetv2_frozen"),
-            frozen.history("mobilenetv2_frozen").to_dict("records"), cache_dir, progress,
+            config,
+            dataset,
+            weights,
+            frozen.model_path("mobilenetv2_frozen"),
+            frozen.history("mobilenetv2_frozen").to_dict("records"),
+            cache_dir,
+            progress,
         )
     stage = artifacts.staging_dir(run_dir, name)
     trained.model.save(stage / artifacts.MODEL_FILE, include_optimizer=False)
@@ -239,8 +268,13 @@ def _train_one(name, config, dataset, weights, run_dir, out_dir, manifest, log, 
     artifacts.write_csv(stage / artifacts.HISTORY, history)
     log(f"{name}: evaluating on {len(dataset.val):,} validation photos")
     scores = evaluate.evaluate_into(
-        stage, trained.model, dataset.root, dataset.val, dataset.class_names,
-        config.batch_size, run_dir / artifacts.THUMBS,
+        stage,
+        trained.model,
+        dataset.root,
+        dataset.val,
+        dataset.class_names,
+        config.batch_size,
+        run_dir / artifacts.THUMBS,
     )
     artifacts.publish_dir(stage, run_dir / artifacts.MODELS / name)
     model_file = run_dir / artifacts.MODELS / name / artifacts.MODEL_FILE
@@ -267,7 +301,9 @@ def resolve_run(out_dir: Path, ref: str) -> artifacts.Run:
     if ref == "latest":
         run = artifacts.latest_run(out_dir)
         if run is None:
-            raise PipelineError(f"{out_dir} has no complete run yet; run `python -m pipeline train`")
+            raise PipelineError(
+                f"{out_dir} has no complete run yet; run `python -m pipeline train`"
+            )
         return run
     for path in candidates:
         if (path / artifacts.MANIFEST).is_file():
@@ -278,7 +314,9 @@ def resolve_run(out_dir: Path, ref: str) -> artifacts.Run:
     raise PipelineError(f"no run found at {ref} (looked in {out_dir / artifacts.RUNS})")
 
 
-def evaluate_run(run: artifacts.Run, data_dir: str | None = None, log: Console | None = None) -> dict:
+def evaluate_run(
+    run: artifacts.Run, data_dir: str | None = None, log: Console | None = None
+) -> dict:
     """Re-score every model of a run on its recorded validation split; returns name -> metrics."""
     import keras
 
@@ -297,8 +335,13 @@ def evaluate_run(run: artifacts.Run, data_dir: str | None = None, log: Console |
         model = keras.models.load_model(run.model_path(name), safe_mode=True)
         log(f"{name}: evaluating on {len(val):,} validation photos")
         scores = evaluate.evaluate_into(
-            run.model_dir(name), model, root, val, run.class_names,
-            run.manifest["config"]["batch_size"], run.path / artifacts.THUMBS,
+            run.model_dir(name),
+            model,
+            root,
+            val,
+            run.class_names,
+            run.manifest["config"]["batch_size"],
+            run.path / artifacts.THUMBS,
         )
         record["metrics"] = scores
         results[name] = scores

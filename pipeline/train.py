@@ -37,16 +37,20 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self.rows.append({
-            "epoch": self.first_epoch + epoch,
-            "phase": self.phase,
-            "loss": logs.get("loss"),
-            "accuracy": logs.get("accuracy"),
-            "val_loss": logs.get("val_loss"),
-            "val_accuracy": logs.get("val_accuracy"),
-            "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-            "seconds": round(time.perf_counter() - self._start, 2),
-        })
+        self.rows.append(
+            {
+                "epoch": self.first_epoch + epoch,
+                "phase": self.phase,
+                "loss": logs.get("loss"),
+                "accuracy": logs.get("accuracy"),
+                "val_loss": logs.get("val_loss"),
+                "val_accuracy": logs.get("val_accuracy"),
+                "learning_rate": float(
+                    keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+                ),
+                "seconds": round(time.perf_counter() - self._start, 2),
+            }
+        )
 
 
 def _verbose() -> int:
@@ -65,15 +69,25 @@ def _compile(model: keras.Model, learning_rate) -> None:
 def _fit(model, train_data, val_data, epochs: int, phase: str, first_epoch: int = 1) -> list[dict]:
     # Shuffling is done by the data pipelines themselves.
     recorder = EpochRecorder(phase, first_epoch)
-    model.fit(train_data, validation_data=val_data, epochs=epochs,
-              callbacks=[recorder], verbose=_verbose(), shuffle=False)
+    model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=epochs,
+        callbacks=[recorder],
+        verbose=_verbose(),
+        shuffle=False,
+    )
     return recorder.rows
 
 
 def _image_data(config: RunConfig, dataset: Dataset, size: int, augment: bool):
     shape = (size, size)
     train = image_dataset(
-        dataset.root, dataset.train, shape, config.batch_size, shuffle_seed=config.seed,
+        dataset.root,
+        dataset.train,
+        shape,
+        config.batch_size,
+        shuffle_seed=config.seed,
         augment=models.augmentation(config.seed) if augment else None,
     )
     val = image_dataset(dataset.root, dataset.val, shape, config.batch_size)
@@ -99,22 +113,45 @@ def train_cnn(name: str, config: RunConfig, dataset: Dataset) -> Trained:
     return Trained(model, history, time.perf_counter() - start)
 
 
-def _features(model, config: RunConfig, dataset: Dataset, weights: WeightsSource,
-              cache_dir: Path, cut_layer: str | None, progress=None):
+def _features(
+    model,
+    config: RunConfig,
+    dataset: Dataset,
+    weights: WeightsSource,
+    cache_dir: Path,
+    cut_layer: str | None,
+    progress=None,
+):
     size = config.mobilenet_input_size
     views = config.feature_views
     sets = []
     for samples, n_views in ((dataset.train, views), (dataset.val, 1)):
         key = features.cache_key(weights.sha256, size, cut_layer, samples, n_views)
-        sets.append(features.load_or_extract(
-            model, cache_dir, key, dataset.root, samples, size, config.batch_size,
-            cut_layer, n_views, progress,
-        ))
+        sets.append(
+            features.load_or_extract(
+                model,
+                cache_dir,
+                key,
+                dataset.root,
+                samples,
+                size,
+                config.batch_size,
+                cut_layer,
+                n_views,
+                progress,
+            )
+        )
     return sets
 
 
-def train_frozen(config: RunConfig, dataset: Dataset, weights: WeightsSource,
-                 cache_dir: Path, with_cut: bool, progress=None) -> Trained:
+def train_frozen(
+    config: RunConfig,
+    dataset: Dataset,
+    weights: WeightsSource,
+    cache_dir: Path,
+    with_cut: bool,
+    progress=None,
+) -> Trained:
     """MobileNetV2 with a frozen base: train the head on cached features (or end to end).
 
     With `with_cut`, the same pass also caches the activations fine-tuning needs.
@@ -139,10 +176,13 @@ def train_frozen(config: RunConfig, dataset: Dataset, weights: WeightsSource,
         head,
         features.ArrayBatches(train_set.pooled, train_set.labels, config.batch_size, config.seed),
         features.ArrayBatches(val_set.pooled, val_set.labels, config.batch_size),
-        config.frozen_epochs, "frozen",
+        config.frozen_epochs,
+        "frozen",
     )
-    note = (f"head trained on cached pooled features ({config.feature_views} view(s) per "
-            f"training image; extraction {extract_seconds:.0f}s)")
+    note = (
+        f"head trained on cached pooled features ({config.feature_views} view(s) per "
+        f"training image; extraction {extract_seconds:.0f}s)"
+    )
     return Trained(model, history, time.perf_counter() - start, [note])
 
 
@@ -151,9 +191,15 @@ def cut_layer_name(model: keras.Model, n_layers: int) -> str:
     return models.base_layers(model)[-n_layers].name
 
 
-def train_finetuned(config: RunConfig, dataset: Dataset, weights: WeightsSource,
-                    frozen_model_path: Path, frozen_history: list[dict],
-                    cache_dir: Path, progress=None) -> Trained:
+def train_finetuned(
+    config: RunConfig,
+    dataset: Dataset,
+    weights: WeightsSource,
+    frozen_model_path: Path,
+    frozen_history: list[dict],
+    cache_dir: Path,
+    progress=None,
+) -> Trained:
     """Continue from the frozen model with its last layers unfrozen, Adam at a tiny rate."""
     keras.utils.set_random_seed(config.seed + 1)
     model = keras.models.load_model(frozen_model_path, safe_mode=True)
@@ -175,10 +221,14 @@ def train_finetuned(config: RunConfig, dataset: Dataset, weights: WeightsSource,
             upper,
             features.ArrayBatches(train_set.cut, train_set.labels, config.batch_size, config.seed),
             features.ArrayBatches(val_set.cut, val_set.labels, config.batch_size),
-            config.finetune_epochs, "finetune", first_epoch,
+            config.finetune_epochs,
+            "finetune",
+            first_epoch,
         )
-        notes = [f"layers from {cut} up trained on cached activations below them "
-                 f"({config.feature_views} view(s) per training image)"]
+        notes = [
+            f"layers from {cut} up trained on cached activations below them "
+            f"({config.feature_views} view(s) per training image)"
+        ]
     notes.append(f"unfrozen: last {config.finetune_layers} base layers except BatchNorm")
     history = [dict(row) for row in frozen_history] + rows
     return Trained(model, history, time.perf_counter() - start, notes)

@@ -25,7 +25,12 @@ class WeightsSource:
     sha256: str | None
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "source": self.spec, "path": self.path, "sha256": self.sha256}
+        return {
+            "kind": self.kind,
+            "source": self.spec,
+            "path": self.path,
+            "sha256": self.sha256,
+        }
 
 
 def sha256_of(path: Path) -> str:

@@ -1,0 +1,104 @@
+"""`python -m pipeline bench`: training throughput per model and the feature-cache speed-up.
+
+Runs on a small real sample of the data folder and prints figures; nothing is
+asserted, so it belongs in a benchmark run, not in the test suite.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from pipeline import features, models
+from pipeline.config import default_data_dir, make_config
+from pipeline.dataset import load_dataset
+from pipeline.evaluate import single_image_latency_ms
+from pipeline.train import _compile, _image_data, cut_layer_name
+from pipeline.weights import resolve_weights
+
+
+def _images_per_second(model, data, n_images: int) -> float:
+    it = iter(data)
+    model.train_on_batch(*next(it))  # warm-up: tracing and first-batch costs
+    start, seen = time.perf_counter(), 0
+    for x, y in it:
+        model.train_on_batch(x, y)
+        seen += len(y)
+    return seen / (time.perf_counter() - start) if seen else float("nan")
+
+
+def main(args) -> dict:
+    data_dir = args.data_dir or str(default_data_dir())
+    config = make_config(
+        "quick",
+        data_dir=data_dir,
+        weights=args.weights,
+        max_per_class=max(64, args.images // 2),
+    )
+    dataset = load_dataset(Path(data_dir), config.seed, 0.01, config.max_per_class)
+    weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
+    results: dict[str, float] = {}
+    print(f"{len(dataset.train)} training images from {data_dir}, batch {config.batch_size}")
+
+    for name in ("cnn3", "cnn4"):
+        model = models.CNN_BUILDERS[name](config.cnn_input_size)
+        _compile(model, 1e-3)
+        train, _ = _image_data(config, dataset, config.cnn_input_size, augment=True)
+        results[f"{name} train img/s"] = _images_per_second(model, train, len(dataset.train))
+
+    frozen = models.build_mobilenetv2(config.mobilenet_input_size, weights)
+    _compile(frozen, 1e-3)
+    train, _ = _image_data(config, dataset, config.mobilenet_input_size, augment=True)
+    e2e = _images_per_second(frozen, train, len(dataset.train))
+    results["mobilenetv2_frozen end-to-end train img/s"] = e2e
+
+    finetune = models.build_mobilenetv2(config.mobilenet_input_size, weights)
+    models.unfreeze_top(finetune, config.finetune_layers)
+    _compile(finetune, 1e-5)
+    results["mobilenetv2_finetuned end-to-end train img/s"] = _images_per_second(
+        finetune, train, len(dataset.train)
+    )
+
+    start = time.perf_counter()
+    ext = features.extractor(frozen, cut_layer_name(frozen, config.finetune_layers))
+    from pipeline.dataset import image_dataset
+
+    shape = (config.mobilenet_input_size,) * 2
+    pooled = [
+        ext.predict_on_batch(x)[0]
+        for x, _ in image_dataset(dataset.root, dataset.train, shape, config.batch_size)
+    ]
+    extract_rate = len(dataset.train) / (time.perf_counter() - start)
+    results["feature extraction img/s"] = extract_rate
+
+    pooled = np.concatenate(pooled)
+    labels = np.array([[s.label] for s in dataset.train], np.float32)
+    head_in = keras.Input(pooled.shape[1:])
+    head = keras.Model(
+        head_in,
+        frozen.get_layer("head_output")(frozen.get_layer("head_dropout")(head_in)),
+    )
+    _compile(head, 1e-3)
+    head_rate = _images_per_second(head, features.ArrayBatches(pooled, labels, 64, 0), len(pooled))
+    results["head on cached features img/s"] = head_rate
+    epochs = config.frozen_epochs if config.profile == "full" else 10
+    results["per-epoch speed-up of cached features"] = head_rate / e2e
+    results[f"{epochs}-epoch frozen phase speed-up (incl. extraction)"] = (epochs / e2e) / (
+        1 / extract_rate + epochs / head_rate
+    )
+
+    for name, model in (
+        ("cnn3", models.build_cnn3(config.cnn_input_size)),
+        ("mobilenetv2", frozen),
+    ):
+        results[f"{name} single-image latency ms"] = single_image_latency_ms(
+            model, tuple(model.input_shape[1:3])
+        )
+
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:10.1f}")
+    return results

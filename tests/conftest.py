@@ -1,0 +1,49 @@
+"""Shared fixtures. The real-data run is made once per test session and reused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+SHARED_DATA = SHARED / "datasets" / "PetImages"
+SHARED_WEIGHTS = SHARED / "weights" / "mobilenet_v2_1.0_160_no_top.weights.h5"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip real-data tests where ../shared is absent, except in CI, where they must fail."""
+    if (SHARED_DATA.is_dir() and SHARED_WEIGHTS.is_file()) or os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(reason=f"needs {SHARED_DATA} and {SHARED_WEIGHTS}")
+    for item in items:
+        if {"real_run", "shared_data", "shared_weights"} & set(item.fixturenames):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_weights() -> Path:
+    return SHARED_WEIGHTS
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory):
+    """The quick pipeline on a small real subset of ../shared: every model, every artifact."""
+    from pipeline.config import make_config
+    from pipeline.run import train_study
+
+    out = tmp_path_factory.mktemp("artifacts")
+    config = make_config(
+        "quick", data_dir=str(SHARED_DATA), out_dir=str(out), weights=str(SHARED_WEIGHTS),
+        max_per_class=400, cnn_input_size=64, cnn_epochs=8, cnn_learning_rate=2e-3,
+        frozen_epochs=4, finetune_epochs=1,
+    )
+    return train_study(config)

@@ -1,0 +1,66 @@
+import keras
+import numpy as np
+import pytest
+
+from pipeline import models
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    return models.build_mobilenetv2(96, weights=None)
+
+
+@pytest.mark.parametrize("name, convs", [("cnn3", 3), ("cnn4", 4)])
+def test_cnn_builders_output_one_probability_per_image(name, convs):
+    model = models.CNN_BUILDERS[name](64)
+    x = np.random.default_rng(0).uniform(0, 255, (3, 64, 64, 3)).astype("float32")
+    p = model.predict_on_batch(x)
+    assert p.shape == (3, 1) and np.all((p >= 0) & (p <= 1))
+    assert [layer.name for layer in model.layers if "conv" in layer.name] == [
+        f"conv{i}" for i in range(1, convs + 1)
+    ]
+    assert models.trainable_params(model) == model.count_params()
+
+
+def test_frozen_mobilenet_trains_only_its_head(mobilenet):
+    assert mobilenet.output_shape == (None, 1)
+    assert models.trainable_params(mobilenet) == 1280 + 1
+    assert len(models.base_layers(mobilenet)) == 153  # Keras MobileNetV2 1.0, no top, no input
+
+
+def test_unfreezing_the_last_30_layers_keeps_batchnorm_frozen():
+    model = models.build_mobilenetv2(96, weights=None)
+    names = models.unfreeze_top(model, 30)
+    assert names[0] == "block_13_project_BN" and names[-1] == "out_relu"
+    bn = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert not any(layer.trainable for layer in bn)
+    expected = sum(
+        int(np.prod(w.shape))
+        for layer in models.base_layers(model)[-30:]
+        if not isinstance(layer, keras.layers.BatchNormalization)
+        for w in layer.weights
+    ) + 1281
+    assert models.trainable_params(model) == expected
+    assert 1281 < expected < model.count_params()
+
+
+def test_saved_models_reload_in_safe_mode_with_identical_outputs(tmp_path, mobilenet):
+    x = np.random.default_rng(1).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
+    for model in (models.build_cnn3(96), mobilenet):
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path, include_optimizer=False)
+        again = keras.models.load_model(path, safe_mode=True)
+        np.testing.assert_allclose(again.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
+        assert not any(isinstance(layer, keras.layers.Lambda) for layer in again.layers)
+
+
+def test_models_normalize_inside(mobilenet):
+    """Raw 0-255 pixels go in; the first layer after the input rescales them."""
+    assert models.build_cnn3(64).layers[1].name == "rescale"
+    assert mobilenet.layers[1].name == "mobilenet_preprocess"
+
+
+def test_augmentation_keeps_shape_and_changes_pixels():
+    x = np.random.default_rng(2).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    y = keras.ops.convert_to_numpy(models.augmentation(seed=1)(x, training=True))
+    assert y.shape == x.shape and not np.allclose(x, y)
