@@ -13,6 +13,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
+from pipeline.errors import PipelineError
 from pipeline.weights import WeightsSource
 
 MOBILENET_HEAD = ("head_pool", "head_dropout", "head_output")
@@ -62,12 +63,18 @@ def build_mobilenetv2(
         return _build_hub_model(input_size, weights, dropout, name)
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="mobilenet_preprocess")(inputs)
-    base = keras.applications.MobileNetV2(
-        input_tensor=x,
-        include_top=False,
-        alpha=1.0,
-        weights=weights.path if weights is not None else None,
-    )
+    try:
+        base = keras.applications.MobileNetV2(
+            input_tensor=x,
+            include_top=False,
+            alpha=1.0,
+            weights=weights.path if weights is not None else None,
+        )
+    except (ValueError, OSError, KeyError) as err:
+        raise PipelineError(
+            f"cannot load MobileNetV2 weights from {weights.spec}: {err}. "
+            "Expected a Keras MobileNetV2 (alpha 1.0, no top) weights file."
+        ) from None
     for layer in base.layers:
         layer.trainable = False
     x = layers.GlobalAveragePooling2D(name="head_pool")(base.output)

@@ -150,9 +150,6 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
     from pipeline.weights import resolve_weights
 
     resumed = None if fresh else find_resumable(out_dir, config)
-    run_dir = resumed.path if resumed else new_run_dir(out_dir, config)
-    log(("Resuming" if resumed else "Starting") + f" run {run_dir.name}")
-
     log(f"Checking images in {config.data_dir} ...")
     dataset = load_dataset(
         Path(config.data_dir),
@@ -180,6 +177,9 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
             config.weights, config.mobilenet_input_size, config.imagenet_base_url
         )
         log(f"MobileNetV2 weights: {weights.spec} (sha256 {weights.sha256[:12]}...)")
+        from pipeline.models import build_mobilenetv2
+
+        build_mobilenetv2(config.mobilenet_input_size, weights)  # fail now, not after the CNNs
         if weights.kind == "hub" and "mobilenetv2_finetuned" in planned:
             planned.remove("mobilenetv2_finetuned")
             notes.append(
@@ -188,6 +188,9 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
             )
             log("  " + notes[-1])
 
+    # The run folder is made only once the data and weights are known to be usable.
+    run_dir = resumed.path if resumed else new_run_dir(out_dir, config)
+    log(("Resuming" if resumed else "Starting") + f" run {run_dir.name}")
     manifest = (
         resumed.manifest
         if resumed

@@ -45,8 +45,11 @@ def imagenet_filename(input_size: int) -> str:
     return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{input_size}_no_top.h5"
 
 
-def fetch_imagenet(input_size: int, base_url: str) -> Path:
-    """Download (or reuse Keras' cached copy of) the official ImageNet weights."""
+def fetch_imagenet(input_size: int, base_url: str, cache_dir: str | None = None) -> Path:
+    """Download (or reuse Keras' cached copy of) the official ImageNet weights.
+
+    `cache_dir` None means Keras' own cache (~/.keras/models).
+    """
     import keras
 
     if input_size not in KERAS_SIZES:
@@ -54,8 +57,12 @@ def fetch_imagenet(input_size: int, base_url: str) -> Path:
             f"ImageNet weights exist for input sizes {KERAS_SIZES}, not {input_size}"
         )
     name = imagenet_filename(input_size)
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)  # Keras falls back to /tmp otherwise
     try:
-        return Path(keras.utils.get_file(name, base_url + name, cache_subdir="models"))
+        return Path(
+            keras.utils.get_file(name, base_url + name, cache_dir=cache_dir, cache_subdir="models")
+        )
     except Exception as err:  # urllib raises several unrelated types
         raise PipelineError(
             f"could not download the ImageNet weights from {base_url + name} ({err}). "
@@ -64,10 +71,12 @@ def fetch_imagenet(input_size: int, base_url: str) -> Path:
         ) from None
 
 
-def resolve_weights(spec: str, input_size: int, imagenet_base_url: str) -> WeightsSource:
+def resolve_weights(
+    spec: str, input_size: int, imagenet_base_url: str, cache_dir: str | None = None
+) -> WeightsSource:
     """Turn a --weights value into a loadable local path, with its checksum."""
     if spec == "imagenet":
-        path = fetch_imagenet(input_size, imagenet_base_url)
+        path = fetch_imagenet(input_size, imagenet_base_url, cache_dir)
         return WeightsSource("imagenet", spec, str(path), sha256_of(path))
     if spec.startswith(HUB_PREFIX):
         return resolve_hub(spec[len(HUB_PREFIX) :])

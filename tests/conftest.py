@@ -42,8 +42,15 @@ def real_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("artifacts")
     config = make_config(
-        "quick", data_dir=str(SHARED_DATA), out_dir=str(out), weights=str(SHARED_WEIGHTS),
-        max_per_class=400, cnn_input_size=64, cnn_epochs=8, cnn_learning_rate=2e-3,
-        frozen_epochs=4, finetune_epochs=1,
+        "quick",
+        data_dir=str(SHARED_DATA),
+        out_dir=str(out),
+        weights=str(SHARED_WEIGHTS),
+        max_per_class=400,
+        cnn_input_size=64,
+        cnn_epochs=8,
+        cnn_learning_rate=2e-3,
+        frozen_epochs=4,
+        finetune_epochs=1,
     )
     return train_study(config)

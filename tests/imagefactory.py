@@ -55,8 +55,9 @@ def odd_files() -> dict[str, bytes]:
 UNUSABLE = {"empty.jpg", "not_an_image.jpg", "truncated.jpg"}
 
 
-def write_class_folder(root: Path, n_per_class: int = 12, size: int = 48,
-                       names: tuple[str, str] = ("Cat", "Dog")) -> Path:
+def write_class_folder(
+    root: Path, n_per_class: int = 12, size: int = 48, names: tuple[str, str] = ("Cat", "Dog")
+) -> Path:
     """A tiny two-class folder; class 1 images are brighter so a model can learn it."""
     for label, name in enumerate(names):
         folder = root / name

@@ -7,9 +7,13 @@ from pipeline import artifacts
 
 
 def _manifest(run_id: str, status: str = "complete") -> dict:
-    return {"schema_version": artifacts.SCHEMA_VERSION, "run_id": run_id, "status": status,
-            "dataset": {"class_names": ["Cat", "Dog"]},
-            "models": [{"name": "cnn3", "file": "models/cnn3/model.keras"}]}
+    return {
+        "schema_version": artifacts.SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": status,
+        "dataset": {"class_names": ["Cat", "Dog"]},
+        "models": [{"name": "cnn3", "file": "models/cnn3/model.keras"}],
+    }
 
 
 def _write_run(out, run_id, status="complete"):
@@ -31,7 +35,11 @@ def test_round_trip_through_the_schema(tmp_path):
     assert run.metrics("cnn3") == {"accuracy": 0.9}
     assert list(run.history("cnn3").columns) == artifacts.HISTORY_COLUMNS
     assert set(run.missing_files("cnn3")) == {
-        artifacts.MODEL_FILE, artifacts.PREDICTIONS, artifacts.CONFUSION, artifacts.MISCLASSIFIED}
+        artifacts.MODEL_FILE,
+        artifacts.PREDICTIONS,
+        artifacts.CONFUSION,
+        artifacts.MISCLASSIFIED,
+    }
     with pytest.raises(artifacts.ArtifactError, match="predictions.csv is missing"):
         run.predictions("cnn3")
 
@@ -41,8 +49,11 @@ def test_latest_moves_atomically_and_lists_newest_first(tmp_path):
     artifacts.point_latest(tmp_path, _write_run(tmp_path, "20260102-b"))
     _write_run(tmp_path, "20260103-c", status="running")
     assert artifacts.latest_run(tmp_path).run_id == "20260102-b"
-    assert [r.run_id for r in artifacts.list_runs(tmp_path)] == ["20260103-c", "20260102-b",
-                                                                  "20260101-a"]
+    assert [r.run_id for r in artifacts.list_runs(tmp_path)] == [
+        "20260103-c",
+        "20260102-b",
+        "20260101-a",
+    ]
     assert not list(tmp_path.glob(".latest*"))
 
 

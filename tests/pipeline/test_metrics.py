@@ -23,8 +23,11 @@ def test_known_answer_metrics():
 
 def test_per_class_precision_and_recall():
     result = metrics.per_class([[2, 1], [1, 4]], ["Cat", "Dog"])
-    assert result["Cat"] == {"precision": pytest.approx(2 / 3), "recall": pytest.approx(2 / 3),
-                             "support": 3}
+    assert result["Cat"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": pytest.approx(2 / 3),
+        "support": 3,
+    }
     assert result["Dog"]["recall"] == pytest.approx(0.8)
 
 
@@ -35,4 +38,6 @@ def test_threshold_moves_predictions():
 
 
 def test_single_class_auc_is_nan_not_a_crash():
-    assert math.isnan(metrics.classification_metrics(np.ones(3), np.array([0.2, 0.8, 0.9]))["roc_auc"])
+    assert math.isnan(
+        metrics.classification_metrics(np.ones(3), np.array([0.2, 0.8, 0.9]))["roc_auc"]
+    )

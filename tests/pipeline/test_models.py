@@ -34,12 +34,15 @@ def test_unfreezing_the_last_30_layers_keeps_batchnorm_frozen():
     assert names[0] == "block_13_project_BN" and names[-1] == "out_relu"
     bn = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert not any(layer.trainable for layer in bn)
-    expected = sum(
-        int(np.prod(w.shape))
-        for layer in models.base_layers(model)[-30:]
-        if not isinstance(layer, keras.layers.BatchNormalization)
-        for w in layer.weights
-    ) + 1281
+    expected = (
+        sum(
+            int(np.prod(w.shape))
+            for layer in models.base_layers(model)[-30:]
+            if not isinstance(layer, keras.layers.BatchNormalization)
+            for w in layer.weights
+        )
+        + 1281
+    )
     assert models.trainable_params(model) == expected
     assert 1281 < expected < model.count_params()
 

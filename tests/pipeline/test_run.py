@@ -12,8 +12,15 @@ def _config(tmp_path, models):
     data = tmp_path / "data"
     if not data.exists():
         write_class_folder(data, n_per_class=16, size=40)
-    return make_config("quick", data_dir=str(data), out_dir=str(tmp_path / "art"), models=models,
-                       cnn_input_size=32, cnn_epochs=1, batch_size=8)
+    return make_config(
+        "quick",
+        data_dir=str(data),
+        out_dir=str(tmp_path / "art"),
+        models=models,
+        cnn_input_size=32,
+        cnn_epochs=1,
+        batch_size=8,
+    )
 
 
 def test_interrupted_run_keeps_latest_and_resumes_without_retraining(tmp_path, monkeypatch):

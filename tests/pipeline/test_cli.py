@@ -1,0 +1,67 @@
+"""The command line turns expected failures into one plain line and exit code 2."""
+
+import pytest
+
+from pipeline.__main__ import main
+from tests.imagefactory import write_class_folder
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        (lambda root: None, "does not exist"),
+        (lambda root: write_class_folder(root, 3, names=("Cat", "Cat")), "exactly two"),
+    ],
+)
+def test_bad_data_folders(tmp_path, capsys, setup, expected):
+    setup(tmp_path / "data")
+    code, out = _run(
+        capsys, "train", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "art")
+    )
+    assert code == 2 and expected in out.err and "Traceback" not in out.err
+
+
+def test_unreadable_weights_fail_before_any_training(tmp_path, capsys):
+    write_class_folder(tmp_path / "data", 20)
+    bad = tmp_path / "bad.weights.h5"
+    bad.write_bytes(b"not an hdf5 file")
+    code, out = _run(
+        capsys,
+        "train",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "art"),
+        "--weights",
+        str(bad),
+    )
+    assert code == 2 and "cannot load MobileNetV2 weights" in out.err
+    assert "cnn3: training" not in out.out
+    assert not (tmp_path / "art" / "runs").exists()  # no half-made run left behind
+
+
+def test_evaluate_without_runs_says_how_to_make_one(tmp_path, capsys):
+    code, out = _run(capsys, "evaluate", "latest", "--out", str(tmp_path))
+    assert code == 2 and "python -m pipeline train" in out.err
+
+
+def test_invalid_option_values_are_reported(tmp_path, capsys):
+    write_class_folder(tmp_path / "data", 6)
+    code, out = _run(
+        capsys,
+        "train",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--max-per-class",
+        "0",
+        "--out",
+        str(tmp_path / "art"),
+        "--models",
+        "cnn3",
+    )
+    assert code == 2 and "error:" in out.err
