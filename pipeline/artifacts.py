@@ -16,6 +16,7 @@ nothing else builds a path into a run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -54,6 +55,11 @@ HISTORY_COLUMNS = [
 ]
 PREDICTION_COLUMNS = ["path", "label", "p_dog", "predicted"]
 MISCLASSIFIED_COLUMNS = ["path", "label", "predicted", "p_dog", "confidence", "thumb"]
+
+
+def thumb_name(path: str) -> str:
+    """File name of a photo's thumbnail under thumbs/: one per photo, shared by all models."""
+    return hashlib.sha1(path.encode()).hexdigest()[:16] + ".jpg"
 
 
 # --- writing -------------------------------------------------------------------
@@ -183,6 +189,11 @@ class Run:
 
     def thumb_path(self, thumb: str) -> Path:
         return self.path / THUMBS / thumb
+
+    def thumb_of(self, path: str) -> Path | None:
+        """The thumbnail of a validation photo, if one was written (misclassified ones are)."""
+        thumb = self.path / THUMBS / thumb_name(path)
+        return thumb if thumb.is_file() else None
 
 
 def read_run(run_dir: Path) -> Run:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -45,13 +44,9 @@ def single_image_latency_ms(
     return float(np.median(times) * 1000)
 
 
-def thumb_name(path: str) -> str:
-    return hashlib.sha1(path.encode()).hexdigest()[:16] + ".jpg"
-
-
 def write_thumb(root: str, path: str, thumbs_dir: Path) -> str | None:
     """A small upright JPEG of a photo, shared by every model that missed it."""
-    name = thumb_name(path)
+    name = artifacts.thumb_name(path)
     target = thumbs_dir / name
     if target.exists():
         return name

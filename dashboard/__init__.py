@@ -1,0 +1,1 @@
+"""Streamlit dashboard comparing the four models of a pipeline run."""

@@ -1,0 +1,46 @@
+"""Entry script: `streamlit run dashboard/app.py`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts only this folder on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import data  # noqa: E402
+from dashboard.settings import artifacts_dir  # noqa: E402
+
+VIEWS = Path(__file__).parent / "views"
+
+st.set_page_config(page_title="Cats vs dogs: four models compared", page_icon="🐾", layout="wide")
+
+runs = data.run_paths(str(artifacts_dir()))
+if runs:
+    labels = dict(runs)
+    paths = [p for p, _ in runs]
+    latest = next((p for p, lab in runs if "(incomplete)" not in lab), paths[0])
+    choice = st.sidebar.selectbox(
+        "Run",
+        paths,
+        index=paths.index(latest),
+        format_func=labels.get,
+        key="run_picker",
+        help="Runs under the artifacts folder, newest first.",
+    )
+    st.session_state[data.RUN_KEY] = choice
+else:
+    st.session_state[data.RUN_KEY] = None
+st.sidebar.caption(f"Artifacts: `{artifacts_dir()}`")
+
+pages = [
+    st.Page(VIEWS / "overview.py", title="Overview", icon="🏁", default=True),
+    st.Page(VIEWS / "curves.py", title="Training curves", icon="📈"),
+    st.Page(VIEWS / "confusion.py", title="Confusion matrices", icon="🧮"),
+    st.Page(VIEWS / "mistakes.py", title="Misclassifications", icon="🔍"),
+    st.Page(VIEWS / "live.py", title="Live compare", icon="📷"),
+]
+st.navigation(pages).run()

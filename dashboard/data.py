@@ -1,0 +1,109 @@
+"""Cached loaders. Everything goes through `pipeline.artifacts`; nothing here builds a path."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.settings import artifacts_dir
+from pipeline import artifacts
+
+RUN_KEY = "run_path"
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def run_paths(folder: str) -> list[tuple[str, str]]:
+    """(path, label) of every run, newest first; incomplete runs say so."""
+    return [
+        (str(r.path), r.run_id + ("" if r.complete else "  (incomplete)"))
+        for r in artifacts.list_runs(Path(folder))
+    ]
+
+
+@st.cache_data(show_spinner=False)
+def load_run(path: str, mtime: float) -> artifacts.Run:
+    """The run at `path`; `mtime` of its manifest keys the cache so updates show."""
+    return artifacts.read_run(Path(path))
+
+
+def current_run() -> artifacts.Run | None:
+    path = st.session_state.get(RUN_KEY)
+    if not path:
+        return None
+    manifest = Path(path) / artifacts.MANIFEST
+    return load_run(path, manifest.stat().st_mtime)
+
+
+def require_run() -> artifacts.Run:
+    """The selected run, or a friendly stop with the command that makes one."""
+    run = current_run()
+    if run is None:
+        st.info(f"No training runs found in `{artifacts_dir()}` yet. Create one with:")
+        st.code("make quick        # or: python -m pipeline train --profile quick", "bash")
+        st.caption(
+            "The full study is `make full`. Set PETCOMPARE_ARTIFACTS to read another folder."
+        )
+        st.stop()
+    if not run.model_names():
+        st.warning(f"Run {run.run_id} has no finished model yet; it is still training or stopped.")
+        st.stop()
+    return run
+
+
+@st.cache_data(show_spinner=False)
+def history(path: str, name: str) -> pd.DataFrame:
+    return artifacts.read_run(Path(path)).history(name)
+
+
+@st.cache_data(show_spinner=False)
+def predictions(path: str, name: str) -> pd.DataFrame:
+    return artifacts.read_run(Path(path)).predictions(name)
+
+
+@st.cache_data(show_spinner=False)
+def misclassified(path: str, name: str) -> pd.DataFrame:
+    return artifacts.read_run(Path(path)).misclassified(name)
+
+
+@st.cache_data(show_spinner=False)
+def confusion(path: str, name: str) -> dict:
+    return artifacts.read_run(Path(path)).confusion(name)
+
+
+def available(run: artifacts.Run, reader, names: list[str] | None = None) -> dict:
+    """name -> reader(run path, name) for models whose file exists; warns about the rest."""
+    result, missing = {}, []
+    for name in names or run.model_names():
+        try:
+            result[name] = reader(str(run.path), name)
+        except (artifacts.ArtifactError, OSError, ValueError) as err:
+            missing.append(f"{name}: {err}")
+    for line in missing:
+        st.warning(f"Missing from this run — {line}")
+    return result
+
+
+@st.cache_resource(show_spinner="Loading models…")
+def load_models(path: str, names: tuple[str, ...]) -> dict:
+    """Each model loaded once per process and warmed up; shared, never mutated."""
+    import keras
+
+    run = artifacts.read_run(Path(path))
+    loaded = {}
+    for name in names:
+        model = keras.models.load_model(run.model_path(name), safe_mode=True)
+        size = tuple(model.input_shape[1:3])
+        model.predict_on_batch(np.zeros((1, *size, 3), np.float32))
+        loaded[name] = model
+    return loaded
+
+
+def timed_predict(model, pixels: np.ndarray) -> tuple[float, float]:
+    """P(positive) for one image and the call's wall time in ms."""
+    start = time.perf_counter()
+    p = float(np.asarray(model.predict_on_batch(pixels[None].astype(np.float32))).reshape(-1)[0])
+    return p, (time.perf_counter() - start) * 1000

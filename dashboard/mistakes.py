@@ -1,0 +1,46 @@
+"""Cross-model tables of validation mistakes (pure pandas, testable without Streamlit)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard.settings import CNNS, MOBILENETS
+
+
+def wide_predictions(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per validation photo: path, label, and P(dog) and 'wrong' per model."""
+    wide = None
+    for name, frame in predictions.items():
+        part = frame[["path", "label", "p_dog", "predicted"]].rename(
+            columns={"p_dog": f"p_{name}", "predicted": f"pred_{name}"}
+        )
+        wide = part if wide is None else wide.merge(part, on=["path", "label"], how="outer")
+    if wide is None:
+        return pd.DataFrame(columns=["path", "label"])
+    for name in predictions:
+        wide[f"wrong_{name}"] = wide[f"pred_{name}"] != wide["label"]
+    return wide
+
+
+def who_missed(row: pd.Series, names: list[str]) -> str:
+    wrong = {n for n in names if row[f"wrong_{n}"]}
+    if not wrong:
+        return "none"
+    if wrong == set(names):
+        return "missed by all"
+    if wrong <= set(CNNS):
+        return "CNNs only"
+    if wrong <= set(MOBILENETS):
+        return "MobileNetV2 only"
+    return "mixed"
+
+
+def cross_model_mistakes(wide: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Photos at least one model got wrong, with who missed them."""
+    if wide.empty:
+        return wide.assign(missed_by=[], n_wrong=[])
+    wrong_cols = [f"wrong_{n}" for n in names]
+    mistakes = wide[wide[wrong_cols].any(axis=1)].copy()
+    mistakes["n_wrong"] = mistakes[wrong_cols].sum(axis=1)
+    mistakes["missed_by"] = mistakes.apply(who_missed, axis=1, names=names)
+    return mistakes.sort_values(["n_wrong", "path"], ascending=[False, True])

@@ -1,0 +1,92 @@
+"""Browse each model's mistakes, and see which photos fool which models."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, mistakes
+from dashboard.settings import label
+
+GALLERY_LIMIT = 40
+COLUMNS = 5
+
+st.title("Misclassifications")
+run = data.require_run()
+classes = run.class_names
+names = run.model_names()
+
+tab_gallery, tab_cross = st.tabs(["Gallery per model", "Across models"])
+
+with tab_gallery:
+    col1, col2, col3, col4 = st.columns([3, 1.3, 2, 1.5])
+    chosen = col1.multiselect(
+        "Models", names, default=names[:1], format_func=label, key="mis_models"
+    )
+    true_class = col2.selectbox("True class", ["any", *classes], key="mis_true")
+    low, high = col3.slider(
+        "Confidence in the wrong answer", 0.5, 1.0, (0.5, 1.0), 0.01, key="mis_conf"
+    )
+    order = col4.selectbox(
+        "Sort", ["most confident first", "least confident first"], key="mis_sort"
+    )
+    tables = data.available(run, data.misclassified, chosen)
+    frames = [t.assign(model=n) for n, t in tables.items()]
+    wrong = pd.concat(frames) if frames else pd.DataFrame(columns=["label", "confidence"])
+    if true_class != "any":
+        wrong = wrong[wrong.label == classes.index(true_class)]
+    wrong = wrong[(wrong.confidence >= low) & (wrong.confidence <= high)]
+    wrong = wrong.sort_values("confidence", ascending=order == "least confident first")
+    st.caption(f"{len(wrong):,} mistakes match; showing up to {GALLERY_LIMIT}.")
+    shown = wrong.head(GALLERY_LIMIT)
+    for start in range(0, len(shown), COLUMNS):
+        for column, (_, row) in zip(
+            st.columns(COLUMNS), shown.iloc[start : start + COLUMNS].iterrows(), strict=False
+        ):
+            thumb = run.thumb_path(row.thumb) if isinstance(row.thumb, str) else None
+            caption = (
+                f"{label(row.model)}: true {classes[int(row.label)]} → "
+                f"{classes[int(row.predicted)]} ({row.confidence:.0%})"
+            )
+            if thumb is not None and thumb.is_file():
+                column.image(str(thumb), caption=caption, use_container_width=True)
+            else:
+                column.write(caption + " — thumbnail missing")
+            column.caption(row.path)
+
+with tab_cross:
+    wide = mistakes.wide_predictions(data.available(run, data.predictions))
+    cross = mistakes.cross_model_mistakes(wide, names)
+    summary = cross.missed_by.value_counts()
+    st.write("Validation photos at least one model got wrong, grouped by who missed them:")
+    cols = st.columns(5)
+    for column, group in zip(
+        cols, ["missed by all", "CNNs only", "MobileNetV2 only", "mixed"], strict=False
+    ):
+        column.metric(group, int(summary.get(group, 0)))
+    group = st.selectbox(
+        "Show", ["all", "missed by all", "CNNs only", "MobileNetV2 only", "mixed"], key="mis_group"
+    )
+    view = cross if group == "all" else cross[cross.missed_by == group]
+    table = view[["path", "label", "missed_by"] + [f"p_{n}" for n in names]].rename(
+        columns={f"p_{n}": f"P(dog) {label(n)}" for n in names}
+    )
+    table["label"] = [classes[int(v)] for v in table["label"]]
+    st.dataframe(table, hide_index=True, use_container_width=True, key="cross_table")
+
+    if len(view):
+        pick = st.selectbox("Inspect a photo", view.path.tolist(), key="mis_pick")
+        row = view[view.path == pick].iloc[0]
+        left, right = st.columns([1, 2])
+        thumb = run.thumb_of(pick)
+        if thumb is not None:
+            left.image(str(thumb), caption=f"{pick} (true: {classes[int(row.label)]})")
+        probs = pd.DataFrame(
+            {
+                "model": [label(n) for n in names],
+                f"P({classes[1]})": [row[f"p_{n}"] for n in names],
+                f"P({classes[0]})": [1 - row[f"p_{n}"] for n in names],
+                "verdict": [classes[int(row[f"pred_{n}"])] for n in names],
+                "correct": [not row[f"wrong_{n}"] for n in names],
+            }
+        )
+        right.dataframe(probs, hide_index=True, key="pick_probs")
+        right.bar_chart(probs.set_index("model")[f"P({classes[1]})"], height=220)

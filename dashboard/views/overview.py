@@ -1,0 +1,105 @@
+"""Leaderboard of the four models and the run's record."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from dashboard.settings import REFERENCE_ACCURACY, label
+
+st.title("Overview")
+run = data.require_run()
+manifest = run.manifest
+
+rows = []
+for record in run.model_records():
+    m = record["metrics"]
+    reference = REFERENCE_ACCURACY.get(record["name"])
+    rows.append(
+        {
+            "model": label(record["name"]),
+            "val accuracy": m["accuracy"],
+            "reference": reference,
+            "Δ vs reference (pts)": (m["accuracy"] - reference) * 100 if reference else None,
+            "precision": m["precision"],
+            "recall": m["recall"],
+            "F1": m["f1"],
+            "ROC AUC": m["roc_auc"],
+            "params": record["params"],
+            "trainable": record.get("trainable_params"),
+            "size (MB)": record.get("size_bytes", 0) / 1e6,
+            "train time (s)": record["train_seconds"],
+            "latency (ms, 1 image)": m.get("latency_ms"),
+        }
+    )
+board = pd.DataFrame(rows)
+st.dataframe(
+    board.style.format(
+        {
+            "val accuracy": "{:.2%}",
+            "reference": "{:.2%}",
+            "Δ vs reference (pts)": "{:+.2f}",
+            "precision": "{:.3f}",
+            "recall": "{:.3f}",
+            "F1": "{:.3f}",
+            "ROC AUC": "{:.4f}",
+            "params": "{:,}",
+            "trainable": "{:,}",
+            "size (MB)": "{:.1f}",
+            "train time (s)": "{:.0f}",
+            "latency (ms, 1 image)": "{:.1f}",
+        },
+        na_rep="–",
+    ),
+    hide_index=True,
+    use_container_width=True,
+    key="leaderboard",
+)
+n_val = sum(manifest["dataset"]["counts"]["val"].values())
+st.caption(
+    f"Validation: {n_val:,} held-out photos the models never trained on. Reference: the Kaggle "
+    "notebook's validation accuracy (224px, 24,998 photos). Latency: one image, one model, "
+    "after warm-up, on the machine that ran the pipeline."
+)
+
+missing = [m for m in manifest.get("planned_models", []) if m not in run.model_names()]
+if missing:
+    st.warning("Not in this run (yet): " + ", ".join(label(m) for m in missing))
+for note in manifest.get("notes", []):
+    st.info(note)
+
+st.subheader("The run")
+dataset, weights, env = manifest["dataset"], manifest.get("weights") or {}, manifest["environment"]
+counts = dataset["counts"]
+col1, col2, col3 = st.columns(3)
+col1.metric("Photos found", f"{counts['found']:,}")
+col2.metric(
+    "Used (train / validation)",
+    f"{sum(counts['train'].values()):,} / {sum(counts['val'].values()):,}",
+)
+col3.metric("Skipped / converted", f"{counts['skipped']:,} / {counts['converted']:,}")
+details = {
+    "run id": manifest["run_id"],
+    "status": manifest["status"],
+    "created": manifest["created"],
+    "profile": manifest["config"]["profile"],
+    "data folder": dataset["root"],
+    "classes (label 0, 1)": ", ".join(dataset["class_names"]),
+    "split": f"{dataset['val_fraction']:.0%} validation, seed {dataset['seed']}, by file path hash",
+    "per class, train": str(counts["train"]),
+    "per class, validation": str(counts["val"]),
+    "weights": weights.get("source", "–"),
+    "weights sha256": weights.get("sha256", "–"),
+    "versions": f"Python {env['python']}, TensorFlow {env['tensorflow']}, Keras {env['keras']}",
+    "machine": f"{env['cpu']} ({env['cpu_count']} cores)",
+}
+st.table(pd.DataFrame(details.items(), columns=["", "value"]).set_index(""))
+if weights.get("kind") == "file":
+    st.caption(
+        "Local weights file: see its README for what it is (ImageNet backbone whose top "
+        "blocks saw extra dog photos), not byte-identical with Keras' ImageNet download."
+    )
+if dataset["skipped"]:
+    with st.expander(f"Skipped files ({len(dataset['skipped'])})"):
+        st.dataframe(pd.DataFrame(dataset["skipped"]), hide_index=True, key="skipped_table")
+with st.expander("Full manifest (JSON)"):
+    st.json(manifest, expanded=False)

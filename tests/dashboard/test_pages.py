@@ -1,0 +1,127 @@
+"""Every page with Streamlit's AppTest, on a run the real pipeline produced."""
+
+import pytest
+
+from tests.dashboard.conftest import PAGES, open_app
+from tests.imagefactory import UNUSABLE, encode, odd_files, photo
+
+
+def _text(at) -> str:
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "error", "title", "subheader")
+        for e in getattr(at, kind)
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture(scope="module")
+def real_artifacts(real_run):
+    return real_run.path.parent.parent
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_without_exceptions(real_artifacts, monkeypatch, page):
+    at = open_app(real_artifacts, monkeypatch, page)
+    assert not at.exception, at.exception
+    assert at.title[0].value
+
+
+def test_overview_leaderboard_lists_all_four_with_reference(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch)
+    board = at.dataframe(key="leaderboard").value
+    assert list(board.model) == ["CNN-3", "CNN-4", "MobileNetV2 frozen", "MobileNetV2 fine-tuned"]
+    assert board.reference.tolist() == [0.7977, 0.8617, 0.9848, 0.9854]
+    assert (board["latency (ms, 1 image)"] > 0).all()
+    assert "b5c304ec" in at.table[0].value.to_string()
+
+
+def test_curves_page_switches_metric_and_layout(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "curves")
+    at.radio(key="curves_metric").set_value("loss")
+    at.radio(key="curves_layout").set_value("panels")
+    at.multiselect(key="curves_models").set_value(["mobilenetv2_finetuned"])
+    at.run()
+    assert not at.exception
+    at.multiselect(key="curves_models").set_value([])
+    at.run()
+    assert "Pick at least one model" in _text(at)
+
+
+def test_confusion_page_normalizes(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "confusion")
+    at.radio(key="cm_mode").set_value("row-normalized").run()
+    assert not at.exception
+    table = at.dataframe(key="cm_table_cnn3").value
+    assert set(table.columns) >= {"precision", "recall", "support"}
+
+
+def test_mistakes_page_filters_and_inspects(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "mistakes")
+    at.multiselect(key="mis_models").set_value(["cnn3", "cnn4"])
+    at.selectbox(key="mis_true").set_value("Cat")
+    at.slider(key="mis_conf").set_value((0.6, 1.0))
+    at.selectbox(key="mis_sort").set_value("least confident first")
+    at.run()
+    assert not at.exception
+    assert "mistakes match" in _text(at)
+    cross = at.dataframe(key="cross_table").value
+    assert len(cross) > 0 and "missed_by" in cross.columns
+    at.selectbox(key="mis_group").set_value("CNNs only").run()
+    assert not at.exception
+    probs = at.dataframe(key="pick_probs").value
+    assert len(probs) == 4
+
+
+def test_live_compare_answers_an_upload_with_all_four_models(
+    real_artifacts, monkeypatch, shared_data
+):
+    at = open_app(real_artifacts, monkeypatch, "live")
+    photo_bytes = (shared_data / "Dog" / "1.jpg").read_bytes()
+    at.file_uploader(key="upload").set_value(("dog.jpg", photo_bytes, "image/jpeg")).run()
+    assert not at.exception
+    answer = at.dataframe(key="answer_0").value
+    assert len(answer) == 4 and answer["latency (ms)"].gt(0).all()
+    assert ((answer["P(Cat)"] + answer["P(Dog)"]).round(6) == 1).all()
+
+
+def test_live_compare_samples_work_without_upload(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "live")
+    options = at.multiselect(key="samples").options
+    assert len(options) == 6
+    at.multiselect(key="samples").set_value(options[:2]).run()
+    assert not at.exception and len(at.dataframe(key="answer_1").value) == 4
+
+
+def test_every_bad_upload_gets_an_answer_or_a_clear_message(real_artifacts, monkeypatch):
+    files = odd_files()
+    huge = encode(photo(7000, 7000, seed=1).convert("L"), "PNG")  # 49 MP: over the pixel limit
+    uploads = [(name, data, "application/octet-stream") for name, data in files.items()]
+    uploads.append(("bomb.png", huge, "image/png"))
+    at = open_app(real_artifacts, monkeypatch, "live")
+    at.file_uploader(key="upload").set_value(uploads).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == len(UNUSABLE) + 1 and any("too large" in e for e in errors)
+    answered = [d for d in at.dataframe if d.key and d.key.startswith("answer_")]
+    assert len(answered) == len(files) - len(UNUSABLE)
+    assert any("EXIF" in c.value for c in at.caption)
+
+
+def test_empty_artifacts_explain_how_to_make_a_run(tmp_path, monkeypatch):
+    for page in PAGES:
+        at = open_app(tmp_path, monkeypatch, page)
+        assert not at.exception
+        assert "No training runs found" in _text(at)
+        assert "python -m pipeline train" in at.code[0].value
+
+
+def test_partial_run_shows_what_exists_and_names_what_is_missing(partial_artifacts, monkeypatch):
+    at = open_app(partial_artifacts, monkeypatch)
+    assert not at.exception
+    assert "CNN-4" in _text(at)  # named as not in this run
+    assert len(at.dataframe(key="leaderboard").value) == 3
+    at = open_app(partial_artifacts, monkeypatch, "confusion")
+    assert not at.exception and "confusion.json is missing" in _text(at)
+    for page in ("curves", "mistakes", "live"):
+        assert not open_app(partial_artifacts, monkeypatch, page).exception
