@@ -37,10 +37,10 @@ else:
 st.sidebar.caption(f"Artifacts: `{artifacts_dir()}`")
 
 pages = [
-    st.Page(VIEWS / "overview.py", title="Overview", icon="🏁", default=True),
-    st.Page(VIEWS / "curves.py", title="Training curves", icon="📈"),
-    st.Page(VIEWS / "confusion.py", title="Confusion matrices", icon="🧮"),
-    st.Page(VIEWS / "mistakes.py", title="Misclassifications", icon="🔍"),
-    st.Page(VIEWS / "live.py", title="Live compare", icon="📷"),
+    st.Page(VIEWS / "overview.py", title="Overview", icon=":material/leaderboard:", default=True),
+    st.Page(VIEWS / "curves.py", title="Training curves", icon=":material/show_chart:"),
+    st.Page(VIEWS / "confusion.py", title="Confusion matrices", icon=":material/grid_on:"),
+    st.Page(VIEWS / "mistakes.py", title="Misclassifications", icon=":material/image_search:"),
+    st.Page(VIEWS / "live.py", title="Live compare", icon=":material/photo_camera:"),
 ]
 st.navigation(pages).run()

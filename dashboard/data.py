@@ -77,7 +77,7 @@ def confusion(path: str, name: str) -> dict:
 def available(run: artifacts.Run, reader, names: list[str] | None = None) -> dict:
     """name -> reader(run path, name) for models whose file exists; warns about the rest."""
     result, missing = {}, []
-    for name in names or run.model_names():
+    for name in run.model_names() if names is None else names:
         try:
             result[name] = reader(str(run.path), name)
         except (artifacts.ArtifactError, OSError, ValueError) as err:

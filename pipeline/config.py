@@ -43,8 +43,8 @@ class RunConfig:
     batch_size: int = 64
     cnn_input_size: int = 128
     mobilenet_input_size: int = 160
-    cnn_epochs: int = 10
-    cnn_learning_rate: float = 2e-3
+    cnn_epochs: int = 8
+    cnn_learning_rate: float = 3e-3
     frozen_epochs: int = 10
     frozen_learning_rate: float = 1e-3
     finetune_epochs: int = 3

@@ -20,20 +20,31 @@ MOBILENET_HEAD = ("head_pool", "head_dropout", "head_output")
 
 
 def _cnn(name: str, input_size: int, filters: tuple[int, ...], dropout: float) -> keras.Model:
-    # A stride-2 first conv quarters the cost of every later layer: on 2 CPU
-    # cores it trains ~4x faster than a stride-1 stem, at 128px input.
+    """Conv blocks, global average pooling, dropout, one sigmoid unit.
+
+    Measured on 2 CPU cores (see README): a stride-2 first conv quarters the cost of
+    every later layer (~4x faster training than a stride-1 stem at 128px). BatchNorm
+    (momentum 0.9, for the few thousand steps we train) after every conv but the
+    stem learns much faster per epoch (a 4,000-photo, 4-epoch trial: 73% vs 64%
+    validation accuracy); on the stem, where activations are largest, it would
+    cost most.
+    """
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for i, n_filters in enumerate(filters, start=1):
+        stem = i == 1
         x = layers.Conv2D(
             n_filters,
             3,
-            strides=2 if i == 1 else 1,
+            strides=2 if stem else 1,
             padding="same",
-            activation="relu",
+            use_bias=stem,
             kernel_initializer="he_normal",
             name=f"conv{i}",
         )(x)
+        if not stem:
+            x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
         x = layers.MaxPooling2D(name=f"pool{i}")(x)
     x = layers.GlobalAveragePooling2D(name="head_pool")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
@@ -108,15 +119,14 @@ def trainable_params(model: keras.Model) -> int:
 
 
 def augmentation(seed: int) -> keras.Sequential:
-    """Random flips, small rotations and zooms; used only in the training tf.data pipeline."""
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(0.05, fill_mode="reflect", seed=seed + 1),
-            layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 2),
-        ],
-        name="augmentation",
-    )
+    """Random left-right flips, only in the training tf.data pipeline.
+
+    A short schedule leaves these small CNNs under-fitted: with flips, rotations
+    and zooms, a first full run still had training accuracy below validation
+    accuracy after 4 epochs. So only the mirror image is kept: it costs nothing
+    and is always a valid photo.
+    """
+    return keras.Sequential([layers.RandomFlip("horizontal", seed=seed)], name="augmentation")
 
 
 # --- TensorFlow Hub ------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""`python -m dashboard.bench`: time to first render of each page, and one upload answered
+by all four models after warm-up. Reads the latest run under the artifacts folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+from dashboard.settings import ARTIFACTS_ENV, artifacts_dir
+
+PAGES = [
+    "views/overview.py",
+    "views/curves.py",
+    "views/confusion.py",
+    "views/mistakes.py",
+    "views/live.py",
+]
+
+
+def page_render_seconds(app: Path) -> dict[str, float]:
+    """Seconds for the first full script run of each page in a fresh AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    times = {}
+    for page in PAGES:
+        at = AppTest.from_file(str(app), default_timeout=300)
+        at.run()
+        start = time.perf_counter()
+        at.switch_page(page)
+        at.run()
+        times[page] = time.perf_counter() - start
+        if at.exception:
+            raise SystemExit(f"{page} raised: {at.exception}")
+    return times
+
+
+def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> list[float]:
+    """Wall time of `live.answer` (decode, resize, four predictions) per call, after warm-up."""
+    import keras
+
+    from dashboard import live
+
+    models = {
+        n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
+    }
+    live.answer("warm-up", photo, models)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        live.answer("bench", photo, models)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pipeline import artifacts
+
+    parser = argparse.ArgumentParser(prog="python -m dashboard.bench", description=__doc__)
+    parser.add_argument("--artifacts", default=str(artifacts_dir()))
+    parser.add_argument("--photo", help="image to answer (default: a validation photo)")
+    args = parser.parse_args(argv)
+    os.environ[ARTIFACTS_ENV] = args.artifacts
+    run = artifacts.latest_run(Path(args.artifacts))
+    if run is None:
+        raise SystemExit(f"no complete run in {args.artifacts}; run `make quick` first")
+    from dashboard.live import sample_photos
+
+    photo = Path(args.photo) if args.photo else sample_photos(run)[0][1]
+    times = upload_latency_ms(run, photo.read_bytes())
+    print(f"run {run.run_id}, photo {photo}")
+    print(
+        f"one upload, all {len(run.model_names())} models: median "
+        f"{statistics.median(times):.1f} ms, p90 {sorted(times)[int(0.9 * len(times))]:.1f} ms"
+    )
+    app = Path(__file__).resolve().parent / "app.py"
+    for page, seconds in page_render_seconds(app).items():
+        print(f"first render {page:<22} {seconds:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
