@@ -16,7 +16,7 @@ from pipeline import features, models
 from pipeline.config import default_data_dir, make_config
 from pipeline.dataset import load_dataset
 from pipeline.evaluate import single_image_latency_ms
-from pipeline.train import _compile, _image_data, cut_layer_name
+from pipeline.train import compile_model, cut_layer_name, train_val_data
 from pipeline.weights import resolve_weights
 
 
@@ -45,19 +45,19 @@ def main(args) -> dict:
 
     for name in ("cnn3", "cnn4"):
         model = models.CNN_BUILDERS[name](config.cnn_input_size)
-        _compile(model, 1e-3)
-        train, _ = _image_data(config, dataset, config.cnn_input_size, augment=True)
+        compile_model(model, 1e-3)
+        train, _ = train_val_data(config, dataset, config.cnn_input_size, augment=True)
         results[f"{name} train img/s"] = _images_per_second(model, train, len(dataset.train))
 
     frozen = models.build_mobilenetv2(config.mobilenet_input_size, weights)
-    _compile(frozen, 1e-3)
-    train, _ = _image_data(config, dataset, config.mobilenet_input_size, augment=True)
+    compile_model(frozen, 1e-3)
+    train, _ = train_val_data(config, dataset, config.mobilenet_input_size, augment=True)
     e2e = _images_per_second(frozen, train, len(dataset.train))
     results["mobilenetv2_frozen end-to-end train img/s"] = e2e
 
     finetune = models.build_mobilenetv2(config.mobilenet_input_size, weights)
     models.unfreeze_top(finetune, config.finetune_layers)
-    _compile(finetune, 1e-5)
+    compile_model(finetune, 1e-5)
     results["mobilenetv2_finetuned end-to-end train img/s"] = _images_per_second(
         finetune, train, len(dataset.train)
     )
@@ -81,7 +81,7 @@ def main(args) -> dict:
         head_in,
         frozen.get_layer("head_output")(frozen.get_layer("head_dropout")(head_in)),
     )
-    _compile(head, 1e-3)
+    compile_model(head, 1e-3)
     head_rate = _images_per_second(head, features.ArrayBatches(pooled, labels, 64, 0), len(pooled))
     results["head on cached features img/s"] = head_rate
     epochs = config.frozen_epochs if config.profile == "full" else 10

@@ -58,7 +58,7 @@ def _verbose() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def _compile(model: keras.Model, learning_rate) -> None:
+def compile_model(model: keras.Model, learning_rate) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="binary_crossentropy",
@@ -80,7 +80,7 @@ def _fit(model, train_data, val_data, epochs: int, phase: str, first_epoch: int 
     return recorder.rows
 
 
-def _image_data(config: RunConfig, dataset: Dataset, size: int, augment: bool):
+def train_val_data(config: RunConfig, dataset: Dataset, size: int, augment: bool):
     shape = (size, size)
     train = image_dataset(
         dataset.root,
@@ -92,6 +92,43 @@ def _image_data(config: RunConfig, dataset: Dataset, size: int, augment: bool):
     )
     val = image_dataset(dataset.root, dataset.val, shape, config.batch_size)
     return train, val
+
+
+def _fit_on_images(
+    model,
+    config: RunConfig,
+    dataset: Dataset,
+    learning_rate,
+    epochs: int,
+    phase: str,
+    first_epoch: int = 1,
+) -> list[dict]:
+    """Compile and fit on augmented photos, validating on the plain validation photos."""
+    compile_model(model, learning_rate)
+    size = model.input_shape[1]
+    train, val = train_val_data(config, dataset, size, augment=True)
+    return _fit(model, train, val, epochs, phase, first_epoch)
+
+
+def _fit_on_arrays(
+    model,
+    train_x,
+    train_y,
+    val_x,
+    val_y,
+    config: RunConfig,
+    learning_rate,
+    epochs: int,
+    phase: str,
+    first_epoch: int = 1,
+) -> list[dict]:
+    """Compile and fit on cached (memory-mapped) feature arrays."""
+    compile_model(model, learning_rate)
+    batch = config.batch_size
+    train = features.ArrayBatches(train_x, train_y, batch, config.seed)
+    return _fit(
+        model, train, features.ArrayBatches(val_x, val_y, batch), epochs, phase, first_epoch
+    )
 
 
 def train_cnn(name: str, config: RunConfig, dataset: Dataset) -> Trained:
@@ -106,10 +143,8 @@ def train_cnn(name: str, config: RunConfig, dataset: Dataset) -> Trained:
         decay_steps=max(1, steps * (config.cnn_epochs - 1)),
         alpha=0.02,
     )
-    _compile(model, schedule)
-    train, val = _image_data(config, dataset, config.cnn_input_size, augment=True)
     start = time.perf_counter()
-    history = _fit(model, train, val, config.cnn_epochs, "scratch")
+    history = _fit_on_images(model, config, dataset, schedule, config.cnn_epochs, "scratch")
     return Trained(model, history, time.perf_counter() - start)
 
 
@@ -162,20 +197,23 @@ def train_frozen(
     cut_layer = cut_layer_name(model, config.finetune_layers) if with_cut and not hub else None
     start = time.perf_counter()
     if config.frozen_mode == "end-to-end":
-        _compile(model, config.frozen_learning_rate)
-        train, val = _image_data(config, dataset, config.mobilenet_input_size, augment=True)
-        history = _fit(model, train, val, config.frozen_epochs, "frozen")
+        history = _fit_on_images(
+            model, config, dataset, config.frozen_learning_rate, config.frozen_epochs, "frozen"
+        )
         return Trained(model, history, time.perf_counter() - start, ["trained end to end"])
     train_set, val_set = _features(model, config, dataset, weights, cache_dir, cut_layer, progress)
     extract_seconds = time.perf_counter() - start
     head_input = keras.Input(train_set.pooled.shape[1:], name="pooled_features")
     x = model.get_layer("head_dropout")(head_input)
     head = keras.Model(head_input, model.get_layer("head_output")(x), name="head")
-    _compile(head, config.frozen_learning_rate)
-    history = _fit(
+    history = _fit_on_arrays(
         head,
-        features.ArrayBatches(train_set.pooled, train_set.labels, config.batch_size, config.seed),
-        features.ArrayBatches(val_set.pooled, val_set.labels, config.batch_size),
+        train_set.pooled,
+        train_set.labels,
+        val_set.pooled,
+        val_set.labels,
+        config,
+        config.frozen_learning_rate,
         config.frozen_epochs,
         "frozen",
     )
@@ -208,19 +246,28 @@ def train_finetuned(
     first_epoch = len(frozen_history) + 1
     start = time.perf_counter()
     if config.frozen_mode == "end-to-end":
-        _compile(model, config.finetune_learning_rate)
-        train, val = _image_data(config, dataset, config.mobilenet_input_size, augment=True)
-        rows = _fit(model, train, val, config.finetune_epochs, "finetune", first_epoch)
+        rows = _fit_on_images(
+            model,
+            config,
+            dataset,
+            config.finetune_learning_rate,
+            config.finetune_epochs,
+            "finetune",
+            first_epoch,
+        )
         notes = ["fine-tuned end to end"]
     else:
         cut = unfrozen[0]
         train_set, val_set = _features(model, config, dataset, weights, cache_dir, cut, progress)
         upper = keras.Model(model.get_layer(cut).input, model.output, name="upper")
-        _compile(upper, config.finetune_learning_rate)
-        rows = _fit(
+        rows = _fit_on_arrays(
             upper,
-            features.ArrayBatches(train_set.cut, train_set.labels, config.batch_size, config.seed),
-            features.ArrayBatches(val_set.cut, val_set.labels, config.batch_size),
+            train_set.cut,
+            train_set.labels,
+            val_set.cut,
+            val_set.labels,
+            config,
+            config.finetune_learning_rate,
             config.finetune_epochs,
             "finetune",
             first_epoch,
