@@ -58,3 +58,17 @@ def test_fresh_flag_starts_a_new_run(tmp_path):
     a = train_study(config)
     b = train_study(config, fresh=True)
     assert a.run_id != b.run_id
+
+
+def test_full_disk_is_reported_in_plain_words(tmp_path, monkeypatch):
+    import errno
+
+    from pipeline import run as run_module
+    from pipeline.errors import PipelineError
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_module, "write_split", no_space)
+    with pytest.raises(PipelineError, match="disk .* is full"):
+        train_study(_config(tmp_path, ("cnn3",)))
