@@ -41,6 +41,12 @@ def _add_curves(fig, name: str, frame: pd.DataFrame, metric: str, row=None, col=
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str) -> go.Figure:
     """Train (dotted) and validation (solid) curves; the fine-tuning phase is shaded."""
     names = list(histories)
+    histories = dict(histories)
+    tuned = histories.get("mobilenetv2_finetuned")
+    if layout == "overlay" and tuned is not None and "mobilenetv2_frozen" in histories:
+        # Its epochs 1-10 are the frozen model's; overlaid, draw only the continuation.
+        frozen_last = histories["mobilenetv2_frozen"].epoch.max()
+        histories["mobilenetv2_finetuned"] = tuned[tuned.epoch >= frozen_last]
     if layout == "panels":
         fig = make_subplots(
             rows=1,

@@ -17,7 +17,7 @@ for column, (name, cm) in zip(columns, matrices.items(), strict=False):
             charts.confusion_heatmap(
                 cm["matrix"], cm["class_names"], mode != "counts", label(name)
             ),
-            use_container_width=True,
+            width="stretch",
             key=f"cm_{name}",
         )
         table = pd.DataFrame(cm["per_class"]).T

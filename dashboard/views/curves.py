@@ -17,7 +17,7 @@ if not histories:
     st.info("Pick at least one model.")
     st.stop()
 st.plotly_chart(
-    charts.learning_curves(histories, metric, layout), use_container_width=True, key="curves_chart"
+    charts.learning_curves(histories, metric, layout), width="stretch", key="curves_chart"
 )
 st.caption(
     "Dotted: training (with augmentation and dropout on), solid: validation. The fine-tuned "

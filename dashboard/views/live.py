@@ -41,11 +41,9 @@ for index, (title, payload) in enumerate(items):
         + (" — unanimous" if agree == len(votes) else " — they disagree")
     )
     cols = st.columns(len(result.seen) + 1)
-    cols[0].image(result.loaded.image, caption="upright original", use_container_width=True)
+    cols[0].image(result.loaded.image, caption="upright original", width="stretch")
     for col, (size, pixels) in zip(cols[1:], result.seen.items(), strict=True):
-        col.image(
-            pixels, caption=f"as the {size[0]}x{size[1]} models see it", use_container_width=True
-        )
+        col.image(pixels, caption=f"as the {size[0]}x{size[1]} models see it", width="stretch")
     table = pd.DataFrame(
         {
             "model": [label(v.name) for v in result.verdicts],
@@ -60,7 +58,7 @@ for index, (title, payload) in enumerate(items):
             {f"P({classes[0]})": "{:.3f}", f"P({classes[1]})": "{:.3f}", "latency (ms)": "{:.1f}"}
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key=f"answer_{index}",
     )
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")

@@ -47,7 +47,7 @@ with tab_gallery:
                 f"{classes[int(row.predicted)]} ({row.confidence:.0%})"
             )
             if thumb is not None and thumb.is_file():
-                column.image(str(thumb), caption=caption, use_container_width=True)
+                column.image(str(thumb), caption=caption, width="stretch")
             else:
                 column.write(caption + " — thumbnail missing")
             column.caption(row.path)
@@ -70,7 +70,7 @@ with tab_cross:
         columns={f"p_{n}": f"P(dog) {label(n)}" for n in names}
     )
     table["label"] = [classes[int(v)] for v in table["label"]]
-    st.dataframe(table, hide_index=True, use_container_width=True, key="cross_table")
+    st.dataframe(table, hide_index=True, width="stretch", key="cross_table")
 
     if len(view):
         pick = st.selectbox("Inspect a photo", view.path.tolist(), key="mis_pick")

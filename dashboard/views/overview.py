@@ -51,7 +51,7 @@ st.dataframe(
         na_rep="–",
     ),
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     key="leaderboard",
 )
 n_val = sum(manifest["dataset"]["counts"]["val"].values())

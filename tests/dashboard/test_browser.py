@@ -45,11 +45,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(real_run):
+def server(request):
     port = _free_port()
     # PETCOMPARE_BROWSER_ARTIFACTS points the test at another folder, e.g. the full run's
     # artifacts/, to take the README's screenshots.
-    folder = os.environ.get("PETCOMPARE_BROWSER_ARTIFACTS") or str(real_run.path.parent.parent)
+    folder = os.environ.get("PETCOMPARE_BROWSER_ARTIFACTS") or str(
+        request.getfixturevalue("real_run").path.parent.parent
+    )
     env = dict(os.environ, PETCOMPARE_ARTIFACTS=folder)
     proc = subprocess.Popen(
         [
