@@ -22,7 +22,8 @@ runs = data.run_paths(str(artifacts_dir()))
 if runs:
     labels = dict(runs)
     paths = [p for p, _ in runs]
-    latest = next((p for p, lab in runs if "(incomplete)" not in lab), paths[0])
+    latest_name = Path(data.latest_path(str(artifacts_dir())) or paths[0]).name
+    latest = next((p for p in paths if Path(p).name == latest_name), paths[0])
     choice = st.sidebar.selectbox(
         "Run",
         paths,

@@ -24,6 +24,15 @@ def run_paths(folder: str) -> list[tuple[str, str]]:
     ]
 
 
+def latest_path(folder: str) -> str | None:
+    """The run `artifacts/latest` points at (the default choice), if any."""
+    try:
+        run = artifacts.latest_run(Path(folder))
+    except artifacts.ArtifactError:
+        return None
+    return str(run.path) if run else None
+
+
 @st.cache_data(show_spinner=False)
 def load_run(path: str, mtime: float) -> artifacts.Run:
     """The run at `path`; `mtime` of its manifest keys the cache so updates show."""

@@ -130,3 +130,25 @@ def test_partial_run_shows_what_exists_and_names_what_is_missing(partial_artifac
     assert not at.exception and "confusion.json is missing" in _text(at)
     for page in ("curves", "mistakes", "live"):
         assert not open_app(partial_artifacts, monkeypatch, page).exception
+
+
+def test_run_picker_defaults_to_latest_and_switches_runs(real_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from pipeline import artifacts
+
+    for run_id in ("20200101-older", "20300101-newer-incomplete"):
+        target = tmp_path / artifacts.RUNS / run_id
+        shutil.copytree(real_run.path, target)
+        manifest = json.loads((target / artifacts.MANIFEST).read_text())
+        manifest["run_id"] = run_id
+        manifest["status"] = "running" if "incomplete" in run_id else "complete"
+        (target / artifacts.MANIFEST).write_text(json.dumps(manifest))
+    artifacts.point_latest(tmp_path, tmp_path / artifacts.RUNS / "20200101-older")
+    at = open_app(tmp_path, monkeypatch)
+    picker = at.selectbox(key="run_picker")
+    assert picker.value.endswith("20200101-older") and len(picker.options) == 2
+    assert "20200101-older" in at.table[0].value.to_string()
+    picker.set_value(str(tmp_path / artifacts.RUNS / "20300101-newer-incomplete")).run()
+    assert not at.exception and "20300101-newer-incomplete" in at.table[0].value.to_string()
