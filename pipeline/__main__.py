@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--frozen-epochs", type=int)
     train.add_argument("--finetune-epochs", type=int)
     train.add_argument("--cnn-input-size", type=int)
+    train.add_argument("--mobilenet-input-size", type=int)
     train.add_argument("--frozen-mode", choices=["features", "end-to-end"])
     train.add_argument("--feature-views", type=int, choices=[1, 2])
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
