@@ -147,7 +147,6 @@ def train_study(
 
 def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) -> artifacts.Run:
     from pipeline import train
-    from pipeline.weights import resolve_weights
 
     resumed = None if fresh else find_resumable(out_dir, config)
     log(f"Checking images in {config.data_dir} ...")
@@ -170,46 +169,16 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
         log(f"  skipped {item.path}: {item.reason}")
 
     planned = plan_models(config)
-    weights = None
-    notes: list[str] = []
-    if any(m in MOBILENETS for m in planned):
-        weights = resolve_weights(
-            config.weights, config.mobilenet_input_size, config.imagenet_base_url
-        )
-        log(f"MobileNetV2 weights: {weights.spec} (sha256 {weights.sha256[:12]}...)")
-        from pipeline.models import build_mobilenetv2
-
-        build_mobilenetv2(config.mobilenet_input_size, weights)  # fail now, not after the CNNs
-        if weights.kind == "hub" and "mobilenetv2_finetuned" in planned:
-            planned.remove("mobilenetv2_finetuned")
-            notes.append(
-                "mobilenetv2_finetuned skipped: a TensorFlow Hub model is opaque, so its "
-                "last 30 layers cannot be unfrozen; use --weights imagenet or a file"
-            )
-            log("  " + notes[-1])
+    weights, notes = _prepare_weights(config, planned, log)
 
     # The run folder is made only once the data and weights are known to be usable.
     run_dir = resumed.path if resumed else new_run_dir(out_dir, config)
     log(("Resuming" if resumed else "Starting") + f" run {run_dir.name}")
-    manifest = (
-        resumed.manifest
-        if resumed
-        else {
-            "schema_version": artifacts.SCHEMA_VERSION,
-            "run_id": run_dir.name,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "status": "running",
-            "config": config.to_dict(),
-            "config_fingerprint": config.fingerprint(),
-            "models": [],
-        }
-    )
+    manifest = resumed.manifest if resumed else _new_manifest(run_dir, config)
     manifest.update(
         {
             "dataset": dataset_record(dataset, config),
-            "weights": weights.to_dict() | {"input_size": [config.mobilenet_input_size] * 2}
-            if weights
-            else None,
+            "weights": _weights_record(weights, config),
             "environment": environment(),
             "code_version": _git_commit(),
             "planned_models": planned,
@@ -241,6 +210,45 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
     artifacts.point_latest(out_dir, run_dir)
     log(f"Run complete: {run_dir}")
     return artifacts.read_run(run_dir)
+
+
+def _prepare_weights(config: RunConfig, planned: list[str], log: Console):
+    """Resolve and test-load the backbone weights before any training; may drop fine-tuning."""
+    from pipeline.models import build_mobilenetv2
+    from pipeline.weights import resolve_weights
+
+    notes: list[str] = []
+    if not any(m in MOBILENETS for m in planned):
+        return None, notes
+    weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
+    log(f"MobileNetV2 weights: {weights.spec} (sha256 {weights.sha256[:12]}...)")
+    build_mobilenetv2(config.mobilenet_input_size, weights)  # fail now, not after the CNNs
+    if weights.kind == "hub" and "mobilenetv2_finetuned" in planned:
+        planned.remove("mobilenetv2_finetuned")
+        notes.append(
+            "mobilenetv2_finetuned skipped: a TensorFlow Hub model is opaque, so its "
+            "last 30 layers cannot be unfrozen; use --weights imagenet or a file"
+        )
+        log("  " + notes[-1])
+    return weights, notes
+
+
+def _weights_record(weights, config: RunConfig) -> dict | None:
+    if weights is None:
+        return None
+    return weights.to_dict() | {"input_size": [config.mobilenet_input_size] * 2}
+
+
+def _new_manifest(run_dir: Path, config: RunConfig) -> dict:
+    return {
+        "schema_version": artifacts.SCHEMA_VERSION,
+        "run_id": run_dir.name,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "status": "running",
+        "config": config.to_dict(),
+        "config_fingerprint": config.fingerprint(),
+        "models": [],
+    }
 
 
 def _train_one(name, config, dataset, weights, run_dir, out_dir, manifest, log, train) -> dict:
