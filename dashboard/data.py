@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -109,10 +108,3 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
         model.predict_on_batch(np.zeros((1, *size, 3), np.float32))
         loaded[name] = model
     return loaded
-
-
-def timed_predict(model, pixels: np.ndarray) -> tuple[float, float]:
-    """P(positive) for one image and the call's wall time in ms."""
-    start = time.perf_counter()
-    p = float(np.asarray(model.predict_on_batch(pixels[None].astype(np.float32))).reshape(-1)[0])
-    return p, (time.perf_counter() - start) * 1000

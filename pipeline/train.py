@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from pipeline import features, models
 from pipeline.config import RunConfig
@@ -279,7 +278,3 @@ def train_finetuned(
     notes.append(f"unfrozen: last {config.finetune_layers} base layers except BatchNorm")
     history = [dict(row) for row in frozen_history] + rows
     return Trained(model, history, time.perf_counter() - start, notes)
-
-
-def history_array(history: list[dict], key: str) -> np.ndarray:
-    return np.array([row[key] for row in history], dtype=float)

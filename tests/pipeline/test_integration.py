@@ -9,13 +9,14 @@ import pytest
 from pipeline import artifacts
 from pipeline.evaluate import predict_samples
 from pipeline.images import load_model_input
+from pipeline.run import ORDER
 
 pytestmark = pytest.mark.integration
 
 
 def test_every_artifact_is_written_and_readable(real_run):
     assert real_run.complete
-    assert real_run.model_names() == list(artifacts_order())
+    assert real_run.model_names() == list(ORDER)
     for name in real_run.model_names():
         assert real_run.missing_files(name) == []
         record = real_run.model_record(name)
@@ -36,10 +37,6 @@ def test_every_artifact_is_written_and_readable(real_run):
         "Dog",
     ]
     assert json.loads((real_run.path / artifacts.MANIFEST).read_text())["status"] == "complete"
-
-
-def artifacts_order():
-    return ("cnn3", "cnn4", "mobilenetv2_frozen", "mobilenetv2_finetuned")
 
 
 def test_models_beat_chance_on_held_out_photos(real_run):
