@@ -236,11 +236,13 @@ def image_dataset(
     shuffle_seed: int | None = None,
     augment=None,
     mirror: bool = False,
+    as_float: bool = True,
 ):
     """Batches of (float32 0-255 images, float32 labels of shape (n, 1)).
 
     Each file goes through `load_model_input`, the same code the dashboard
     uses for an upload. `augment` (a Keras layer) runs on whole batches.
+    `as_float=False` keeps the images as uint8, for caching.
     """
     import tensorflow as tf
 
@@ -261,9 +263,25 @@ def image_dataset(
 
     ds = ds.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
+    if as_float:
+        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=2)
     if mirror:  # a second, left-right mirrored view for feature caching
         ds = ds.map(lambda x, y: (tf.reverse(x, axis=[2]), y))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(2).with_options(_quiet_options())
+
+
+def _quiet_options():
+    """tf.data settings that leave the CPU cores to the model.
+
+    With tf.data's autotuning on, its threads compete with the model's for the
+    two cores: extracting MobileNetV2 features from photos ran at 62 images/s
+    against 98 with a private pool and autotuning off (the model alone: 103).
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = os.cpu_count() or 1
+    options.autotune.enabled = False
+    return options

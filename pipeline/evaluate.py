@@ -70,10 +70,16 @@ def evaluate_into(
     class_names: list[str],
     batch_size: int,
     thumbs_dir: Path,
+    p_dog: np.ndarray | None = None,
 ) -> dict:
-    """Write predictions, confusion matrix, metrics and misclassified index; return the metrics."""
+    """Write predictions, confusion matrix, metrics and misclassified index; return the metrics.
+
+    `p_dog`, when given, are the model's probabilities already computed from
+    cached inputs; otherwise every photo goes through the model.
+    """
     input_size = tuple(model.input_shape[1:3])
-    p_dog = predict_samples(model, root, samples, input_size, batch_size)
+    if p_dog is None:
+        p_dog = predict_samples(model, root, samples, input_size, batch_size)
     labels = np.array([s.label for s in samples])
     predicted = metrics.predicted_labels(p_dog)
     frame = pd.DataFrame(

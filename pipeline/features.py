@@ -1,9 +1,10 @@
-"""Cache what the frozen part of MobileNetV2 computes, so it runs once, not every epoch.
+"""Cache what does not change between epochs, so it is computed once.
 
-For the frozen phase that is the pooled 1280-d feature vector; for fine-tuning
-it is the activation just below the unfrozen layers (5x5x160 at 160px). Both
-come out of one pass over the images and live in memory-mapped .npy files,
-so memory stays flat whatever the folder size.
+For the small CNNs that is the decoded, resized photos (uint8). For the frozen
+MobileNetV2 phase it is the pooled 1280-d feature vector; for fine-tuning, the
+activation just below the unfrozen layers (7x7x160 at 224px). Both come out of
+one pass over the images. Everything lives in memory-mapped .npy files, so
+memory stays flat whatever the folder size.
 """
 
 from __future__ import annotations
@@ -85,6 +86,32 @@ def _extract_into(
             progress(n)
 
 
+def _cached_arrays(folder: Path, specs: dict, fill) -> dict[str, np.ndarray]:
+    """Memory-mapped arrays `{name: (shape, dtype)}` under `folder`, filled once by `fill(files)`.
+
+    They are written to a staging folder that is renamed only when complete, so
+    an interrupted extraction is redone, never half-read.
+    """
+    if not (folder / "done").exists():
+        stage = folder.with_name(folder.name + ".partial")
+        if stage.exists():
+            shutil.rmtree(stage)
+        stage.mkdir(parents=True)
+        files = {
+            name: np.lib.format.open_memmap(stage / f"{name}.npy", "w+", dtype, shape)
+            for name, (shape, dtype) in specs.items()
+        }
+        fill(files)
+        for array in files.values():
+            array.flush()
+        del files
+        (stage / "done").write_text("ok\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        stage.rename(folder)
+    return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in specs}
+
+
 def load_or_extract(
     model: keras.Model,
     cache_dir: Path,
@@ -98,21 +125,16 @@ def load_or_extract(
     progress=None,
 ) -> FeatureSet:
     """Features for `samples` (x `views`: the second view is mirrored), cached under `key`."""
-    folder = Path(cache_dir) / key
-    if not (folder / "done").exists():
-        ext = extractor(model, cut_layer)
-        shapes = {"pooled": ext.outputs[0].shape[1:], "labels": (1,)}
-        if cut_layer is not None:
-            shapes["cut"] = ext.outputs[1].shape[1:]
-        stage = folder.with_name(folder.name + ".partial")
-        if stage.exists():
-            shutil.rmtree(stage)
-        stage.mkdir(parents=True)
-        rows = len(samples) * views
-        files = {
-            name: np.lib.format.open_memmap(stage / f"{name}.npy", "w+", np.float32, (rows, *shape))
-            for name, shape in shapes.items()
-        }
+    ext = extractor(model, cut_layer)
+    rows = len(samples) * views
+    specs = {
+        "pooled": ((rows, *ext.outputs[0].shape[1:]), np.float32),
+        "labels": ((rows, 1), np.float32),
+    }
+    if cut_layer is not None:
+        specs["cut"] = ((rows, *ext.outputs[1].shape[1:]), np.float32)
+
+    def fill(files):
         for view in range(views):
             _extract_into(
                 files,
@@ -125,24 +147,71 @@ def load_or_extract(
                 offset=view * len(samples),
                 progress=progress,
             )
-        for array in files.values():
-            array.flush()
-        del files
-        (stage / "done").write_text("ok\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        stage.rename(folder)
-    load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
-    cut = load("cut") if (folder / "cut.npy").exists() else None
-    return FeatureSet(load("pooled"), cut, load("labels"))
+
+    arrays = _cached_arrays(Path(cache_dir) / key, specs, fill)
+    return FeatureSet(arrays["pooled"], arrays.get("cut"), arrays["labels"])
+
+
+def pixels_key(input_size: int, samples: list[Sample]) -> str:
+    blob = json.dumps([FEATURES_VERSION, "pixels", input_size, [s.path for s in samples]])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_or_decode(
+    cache_dir: Path,
+    root: str,
+    samples: list[Sample],
+    input_size: int,
+    batch_size: int,
+    progress=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images, float32 labels) of `samples` at `input_size`, decoded once and cached.
+
+    The pixels are exactly what `load_model_input` gives, so a model trained on
+    them sees what it sees at evaluation and on a live upload. Both small CNNs
+    share one cache, and no epoch decodes a JPEG again.
+    """
+    n = len(samples)
+    specs = {
+        "images": ((n, input_size, input_size, 3), np.uint8),
+        "labels": ((n, 1), np.float32),
+    }
+
+    def fill(files):
+        shape = (input_size, input_size)
+        row = 0
+        for images, labels in image_dataset(root, samples, shape, batch_size, as_float=False):
+            files["images"][row : row + len(labels)] = images.numpy()
+            files["labels"][row : row + len(labels)] = labels.numpy()
+            row += len(labels)
+            if progress is not None:
+                progress(len(labels))
+
+    key = pixels_key(input_size, samples)
+    arrays = _cached_arrays(Path(cache_dir) / key, specs, fill)
+    return arrays["images"], arrays["labels"]
 
 
 class ArrayBatches(keras.utils.PyDataset):
-    """Shuffled batches from (memory-mapped) arrays, reshuffled every epoch."""
+    """Batches from (memory-mapped) arrays as float32, reshuffled every epoch when seeded.
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None):
+    With `flip`, each image of a batch is mirrored left-right with probability 1/2
+    (the small CNNs' only augmentation; needs a seed).
+    """
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int,
+        seed: int | None = None,
+        flip: bool = False,
+    ):
         super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
+        if flip and seed is None:
+            raise ValueError("flip needs a seed")
+        self.x, self.y, self.batch_size, self.flip = x, y, batch_size, flip
+        self.seed, self.epoch = seed, 0
         self.rng = np.random.default_rng(seed) if seed is not None else None
         self.order = np.arange(len(x))
         self.on_epoch_end()
@@ -152,8 +221,15 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
-        return np.asarray(self.x[rows]), np.asarray(self.y[rows])
+        x = np.asarray(self.x[rows], dtype=np.float32)
+        if self.flip:
+            # Seeded per (epoch, batch): the same run flips the same images.
+            batch_rng = np.random.default_rng([self.seed, self.epoch, index])
+            mirrored = batch_rng.random(len(rows)) < 0.5
+            x[mirrored] = x[mirrored, :, ::-1]
+        return x, np.asarray(self.y[rows], dtype=np.float32)
 
     def on_epoch_end(self) -> None:
         if self.rng is not None:
             self.rng.shuffle(self.order)
+            self.epoch += 1

@@ -255,14 +255,17 @@ def _train_one(name, config, dataset, weights, run_dir, out_dir, manifest, log, 
     from pipeline import evaluate, models
 
     cache_dir = out_dir / artifacts.CACHE / "features"
-    n_images = len(dataset.train) * config.feature_views + len(dataset.val)
-    progress = log.counter("features", n_images)
     if name in ("cnn3", "cnn4"):
-        trained = train.train_cnn(name, config, dataset)
+        progress = log.counter("photos decoded", len(dataset.train) + len(dataset.val))
+        trained = train.train_cnn(name, config, dataset, cache_dir, progress)
     elif name == "mobilenetv2_frozen":
+        n_images = len(dataset.train) * config.feature_views + len(dataset.val)
+        progress = log.counter("features", n_images)
         with_cut = "mobilenetv2_finetuned" in manifest["planned_models"]
         trained = train.train_frozen(config, dataset, weights, cache_dir, with_cut, progress)
     else:
+        n_images = len(dataset.train) * config.feature_views + len(dataset.val)
+        progress = log.counter("features", n_images)
         frozen = artifacts.Run(run_dir, manifest)
         trained = train.train_finetuned(
             config,
@@ -284,8 +287,9 @@ def _train_one(name, config, dataset, weights, run_dir, out_dir, manifest, log, 
         dataset.root,
         dataset.val,
         dataset.class_names,
-        config.batch_size,
+        config.inference_batch_size,
         run_dir / artifacts.THUMBS,
+        trained.val_predictions,
     )
     artifacts.publish_dir(stage, run_dir / artifacts.MODELS / name)
     model_file = run_dir / artifacts.MODELS / name / artifacts.MODEL_FILE
@@ -301,6 +305,12 @@ def _train_one(name, config, dataset, weights, run_dir, out_dir, manifest, log, 
         "metrics": scores,
         "notes": trained.notes,
     }
+    if trained.val_predictions is not None:
+        record["notes"] = trained.notes + [
+            "validation predictions computed from the cached activations of the frozen "
+            "layers, which equal the saved model's on the photos; "
+            "`python -m pipeline evaluate RUN` recomputes them from the photos"
+        ]
     if name == "mobilenetv2_finetuned":
         record["continues"] = "mobilenetv2_frozen"
     return record
@@ -351,7 +361,7 @@ def evaluate_run(
             root,
             val,
             run.class_names,
-            run.manifest["config"]["batch_size"],
+            run.manifest["config"].get("inference_batch_size", 16),
             run.path / artifacts.THUMBS,
         )
         record["metrics"] = scores

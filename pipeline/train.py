@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from pipeline import features, models
 from pipeline.config import RunConfig
@@ -22,6 +23,9 @@ class Trained:
     history: list[dict]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    # P(positive) for the validation samples, when training already computed them
+    # from cached inputs (identical to running the saved model on the photos).
+    val_predictions: np.ndarray | None = None
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -120,19 +124,42 @@ def _fit_on_arrays(
     epochs: int,
     phase: str,
     first_epoch: int = 1,
+    flip: bool = False,
 ) -> list[dict]:
-    """Compile and fit on cached (memory-mapped) feature arrays."""
+    """Compile and fit on cached (memory-mapped) arrays: photos or features."""
     compile_model(model, learning_rate)
     batch = config.batch_size
-    train = features.ArrayBatches(train_x, train_y, batch, config.seed)
+    train = features.ArrayBatches(train_x, train_y, batch, config.seed, flip=flip)
     return _fit(
         model, train, features.ArrayBatches(val_x, val_y, batch), epochs, phase, first_epoch
     )
 
 
-def train_cnn(name: str, config: RunConfig, dataset: Dataset) -> Trained:
-    """A small CNN from scratch: augmentation, Adam, warm-up then cosine decay."""
+def _predict(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.concatenate(
+        [
+            np.asarray(model.predict_on_batch(np.asarray(x[i : i + batch_size]))).reshape(-1)
+            for i in range(0, len(x), batch_size)
+        ]
+    )
+
+
+def train_cnn(
+    name: str, config: RunConfig, dataset: Dataset, cache_dir: Path, progress=None
+) -> Trained:
+    """A small CNN from scratch on cached pixels: random flips, Adam, warm-up then cosine decay.
+
+    Both CNNs share one cache of the decoded photos at their input size.
+    """
     keras.utils.set_random_seed(config.seed)
+    size = config.cnn_input_size
+    start = time.perf_counter()
+    train_x, train_y = features.load_or_decode(
+        cache_dir, dataset.root, dataset.train, size, config.inference_batch_size, progress
+    )
+    val_x, val_y = features.load_or_decode(
+        cache_dir, dataset.root, dataset.val, size, config.inference_batch_size, progress
+    )
     model = models.CNN_BUILDERS[name](config.cnn_input_size, config.dropout)
     steps = math.ceil(len(dataset.train) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -142,9 +169,20 @@ def train_cnn(name: str, config: RunConfig, dataset: Dataset) -> Trained:
         decay_steps=max(1, steps * (config.cnn_epochs - 1)),
         alpha=0.02,
     )
-    start = time.perf_counter()
-    history = _fit_on_images(model, config, dataset, schedule, config.cnn_epochs, "scratch")
-    return Trained(model, history, time.perf_counter() - start)
+    history = _fit_on_arrays(
+        model,
+        train_x,
+        train_y,
+        val_x,
+        val_y,
+        config,
+        schedule,
+        config.cnn_epochs,
+        "scratch",
+        flip=True,
+    )
+    note = "trained on cached decoded photos with random left-right flips"
+    return Trained(model, history, time.perf_counter() - start, [note])
 
 
 def _features(
@@ -169,7 +207,7 @@ def _features(
                 dataset.root,
                 samples,
                 size,
-                config.batch_size,
+                config.inference_batch_size,
                 cut_layer,
                 n_views,
                 progress,
@@ -220,7 +258,8 @@ def train_frozen(
         f"head trained on cached pooled features ({config.feature_views} view(s) per "
         f"training image; extraction {extract_seconds:.0f}s)"
     )
-    return Trained(model, history, time.perf_counter() - start, [note])
+    val_p = _predict(head, val_set.pooled, config.inference_batch_size)
+    return Trained(model, history, time.perf_counter() - start, [note], val_p)
 
 
 def cut_layer_name(model: keras.Model, n_layers: int) -> str:
@@ -255,6 +294,7 @@ def train_finetuned(
             first_epoch,
         )
         notes = ["fine-tuned end to end"]
+        val_p = None
     else:
         cut = unfrozen[0]
         train_set, val_set = _features(model, config, dataset, weights, cache_dir, cut, progress)
@@ -275,6 +315,7 @@ def train_finetuned(
             f"layers from {cut} up trained on cached activations below them "
             f"({config.feature_views} view(s) per training image)"
         ]
+        val_p = _predict(upper, val_set.cut, config.inference_batch_size)
     notes.append(f"unfrozen: last {config.finetune_layers} base layers except BatchNorm")
     history = [dict(row) for row in frozen_history] + rows
-    return Trained(model, history, time.perf_counter() - start, notes)
+    return Trained(model, history, time.perf_counter() - start, notes, val_p)

@@ -48,6 +48,7 @@ def real_run(tmp_path_factory):
         weights=str(SHARED_WEIGHTS),
         max_per_class=400,
         cnn_input_size=64,
+        mobilenet_input_size=160,
         cnn_epochs=12,
         cnn_learning_rate=2e-3,
         frozen_epochs=4,

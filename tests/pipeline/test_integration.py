@@ -66,8 +66,9 @@ def test_single_image_path_gives_the_recorded_probability(real_run, shared_data)
     """Preprocessing parity: bytes of one photo -> same P(dog) as the evaluation pipeline."""
     predictions = real_run.predictions("mobilenetv2_finetuned").head(3)
     model = keras.models.load_model(real_run.model_path("mobilenetv2_finetuned"), safe_mode=True)
+    size = tuple(real_run.model_record("mobilenetv2_finetuned")["input_size"])
     for path, p_dog in zip(predictions.path, predictions.p_dog, strict=True):
-        pixels = load_model_input((shared_data / path).read_bytes(), (160, 160))
+        pixels = load_model_input((shared_data / path).read_bytes(), size)
         p = float(model.predict_on_batch(pixels[None].astype("float32"))[0, 0])
         assert p == pytest.approx(p_dog, abs=1e-5)
 
@@ -79,11 +80,17 @@ def test_history_val_accuracy_matches_the_final_evaluation(real_run):
 
 
 def test_evaluate_command_reproduces_the_metrics(real_run, shared_data):
+    """Re-scoring from the photos gives what training recorded, including the predictions
+    the MobileNetV2s computed from cached activations."""
     from pipeline.run import evaluate_run
 
-    before = {n: real_run.model_record(n)["metrics"]["accuracy"] for n in real_run.model_names()}
+    names = real_run.model_names()
+    before = {n: real_run.model_record(n)["metrics"]["accuracy"] for n in names}
+    p_before = {n: real_run.predictions(n).p_dog.to_numpy() for n in names}
     results = evaluate_run(real_run, str(shared_data))
     assert {n: r["accuracy"] for n, r in results.items()} == pytest.approx(before)
+    for name in names:
+        np.testing.assert_allclose(real_run.predictions(name).p_dog, p_before[name], atol=1e-4)
 
 
 def test_predict_samples_is_order_preserving(real_run, shared_data):

@@ -31,11 +31,11 @@ def test_interrupted_run_keeps_latest_and_resumes_without_retraining(tmp_path, m
     calls = []
     real_train_cnn = train.train_cnn
 
-    def interrupted(name, config, dataset):
+    def interrupted(name, *args):
         calls.append(name)
         if name == "cnn4" and calls.count("cnn4") == 1:
             raise KeyboardInterrupt
-        return real_train_cnn(name, config, dataset)
+        return real_train_cnn(name, *args)
 
     monkeypatch.setattr(train, "train_cnn", interrupted)
     config = _config(tmp_path, ("cnn3", "cnn4"))
