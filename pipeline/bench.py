@@ -54,7 +54,7 @@ def main(args) -> dict:
         for name in ("cnn3", "cnn4"):
             model = models.CNN_BUILDERS[name](size)
             compile_model(model, 1e-3)
-            cached = features.ArrayBatches(x, y, config.batch_size, config.seed, flip=True)
+            cached = features.array_dataset(x, y, config.batch_size, config.seed, flip=True)
             rate = _images_per_second(model, cached, len(x))
             results[f"{name} train img/s (cached photos)"] = rate
             compile_model(model, 1e-3)
@@ -96,7 +96,7 @@ def main(args) -> dict:
         frozen.get_layer("head_output")(frozen.get_layer("head_dropout")(head_in)),
     )
     compile_model(head, 1e-3)
-    head_rate = _images_per_second(head, features.ArrayBatches(pooled, labels, 64, 0), len(pooled))
+    head_rate = _images_per_second(head, features.array_dataset(pooled, labels, 64, 0), len(pooled))
     results["head on cached features img/s"] = head_rate
     epochs = config.frozen_epochs if config.profile == "full" else 10
     results["per-epoch speed-up of cached features"] = head_rate / e2e

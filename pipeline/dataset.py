@@ -269,10 +269,10 @@ def image_dataset(
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=2)
     if mirror:  # a second, left-right mirrored view for feature caching
         ds = ds.map(lambda x, y: (tf.reverse(x, axis=[2]), y))
-    return ds.prefetch(2).with_options(_quiet_options())
+    return ds.prefetch(2).with_options(quiet_options())
 
 
-def _quiet_options():
+def quiet_options():
     """tf.data settings that leave the CPU cores to the model.
 
     With tf.data's autotuning on, its threads compete with the model's for the

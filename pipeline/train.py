@@ -129,10 +129,9 @@ def _fit_on_arrays(
     """Compile and fit on cached (memory-mapped) arrays: photos or features."""
     compile_model(model, learning_rate)
     batch = config.batch_size
-    train = features.ArrayBatches(train_x, train_y, batch, config.seed, flip=flip)
-    return _fit(
-        model, train, features.ArrayBatches(val_x, val_y, batch), epochs, phase, first_epoch
-    )
+    train = features.array_dataset(train_x, train_y, batch, config.seed, flip=flip)
+    val = features.array_dataset(val_x, val_y, batch)
+    return _fit(model, train, val, epochs, phase, first_epoch)
 
 
 def _predict(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:

@@ -39,36 +39,46 @@ def test_decoded_cache_is_reused_and_a_partial_one_is_redone(photos, tmp_path):
     assert not (cache / (key + ".partial")).exists()
 
 
-def test_batches_cover_every_row_once_per_epoch_as_float32():
+def _epoch(ds):
+    batches = [(x.numpy(), y.numpy()) for x, y in ds]
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def test_batches_cover_every_row_once_per_epoch_as_float32_reshuffled():
     x = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
     y = np.arange(10, dtype=np.float32).reshape(10, 1)
-    batches = features.ArrayBatches(x, y, batch_size=4, seed=3)
-    assert len(batches) == 3
-    rows = np.concatenate([batches[i][1].reshape(-1) for i in range(len(batches))])
-    assert sorted(rows.tolist()) == list(range(10))
-    assert batches[0][0].dtype == np.float32
-    first_order = batches.order.copy()
-    batches.on_epoch_end()
-    assert not np.array_equal(first_order, batches.order)
+    ds = features.array_dataset(x, y, batch_size=4, seed=3)
+    first_x, first_y = _epoch(ds)
+    assert first_x.dtype == np.float32 and first_x.shape == (10, 1, 1, 1)
+    assert sorted(first_y.reshape(-1).tolist()) == list(range(10))
+    np.testing.assert_array_equal(first_x.reshape(-1), first_y.reshape(-1))  # rows stay paired
+    _, second_y = _epoch(ds)
+    assert sorted(second_y.reshape(-1).tolist()) == list(range(10))
+    assert second_y.reshape(-1).tolist() != first_y.reshape(-1).tolist()
 
 
-def test_flip_mirrors_about_half_the_images_reproducibly():
+def test_unseeded_batches_keep_the_row_order():
+    x = np.arange(6, dtype=np.float32).reshape(6, 1)
+    _, y = _epoch(features.array_dataset(x, x, batch_size=4))
+    assert y.reshape(-1).tolist() == list(range(6))
+
+
+def test_flip_mirrors_about_half_the_images_and_varies_by_epoch():
     x = np.tile(np.arange(4, dtype=np.uint8).reshape(1, 1, 4, 1), (200, 2, 1, 3))
     y = np.zeros((200, 1), np.float32)
+    ds = features.array_dataset(x, y, 50, seed=5, flip=True)
 
-    def mirrored_rows(seed):
-        batch = features.ArrayBatches(x, y, 200, seed=seed, flip=True)[0][0]
-        mirrored = batch[:, 0, 0, 0] == 3
-        unchanged = batch[:, 0, 0, 0] == 0
-        assert np.all(mirrored | unchanged)
-        np.testing.assert_array_equal(batch[mirrored][0, 0, :, 0], [3, 2, 1, 0])
+    def mirrored_share():
+        images, _ = _epoch(ds)
+        mirrored = images[:, 0, 0, 0] == 3
+        assert np.all(mirrored | (images[:, 0, 0, 0] == 0))  # whole rows flip, nothing else
+        np.testing.assert_array_equal(images[mirrored][0, 0, :, 0], [3, 2, 1, 0])
         return mirrored
 
-    flips = mirrored_rows(seed=5)
-    assert 60 < flips.sum() < 140
-    np.testing.assert_array_equal(flips, mirrored_rows(seed=5))
+    first, second = mirrored_share(), mirrored_share()
+    assert 60 < first.sum() < 140 and 60 < second.sum() < 140
 
 
 def test_flip_without_a_seed_is_refused():
     with pytest.raises(ValueError, match="seed"):
-        features.ArrayBatches(np.zeros((2, 1)), np.zeros((2, 1)), 1, flip=True)
+        features.array_dataset(np.zeros((2, 1, 1, 3)), np.zeros((2, 1)), 1, flip=True)
