@@ -7,7 +7,7 @@ SHARED_WEIGHTS := ../shared/weights/mobilenet_v2_1.0_160_no_top.weights.h5
 # The offline copy of the backbone when it is there, else Keras' ImageNet download.
 WEIGHTS ?= $(if $(wildcard $(SHARED_WEIGHTS)),$(SHARED_WEIGHTS),imagenet)
 
-.PHONY: setup browser quick full dashboard test lint bench clean-cache
+.PHONY: setup browser quick full analyze dashboard test lint bench clean-cache
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ quick: setup
 
 full: setup
 	$(BIN)/python -m pipeline train --profile full --weights $(WEIGHTS)
+
+# Significance, calibration, curves, suspects and Grad-CAM of the latest run (no retraining).
+analyze: setup
+	$(BIN)/python -m pipeline analyze latest
 
 dashboard: setup
 	$(BIN)/streamlit run dashboard/app.py --server.headless true --server.port $(PORT)

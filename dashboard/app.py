@@ -43,5 +43,10 @@ pages = [
     st.Page(VIEWS / "confusion.py", title="Confusion matrices", icon=":material/grid_on:"),
     st.Page(VIEWS / "mistakes.py", title="Misclassifications", icon=":material/image_search:"),
     st.Page(VIEWS / "live.py", title="Live compare", icon=":material/photo_camera:"),
+    st.Page(VIEWS / "significance.py", title="Is the difference real?", icon=":material/balance:"),
+    st.Page(VIEWS / "thresholds.py", title="Thresholds and ranking", icon=":material/tune:"),
+    st.Page(VIEWS / "calibration.py", title="Calibration", icon=":material/straighten:"),
+    st.Page(VIEWS / "efficiency.py", title="Efficiency frontier", icon=":material/speed:"),
+    st.Page(VIEWS / "suspects.py", title="Suspect labels", icon=":material/report:"),
 ]
 st.navigation(pages).run()

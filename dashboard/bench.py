@@ -17,6 +17,11 @@ PAGES = [
     "views/confusion.py",
     "views/mistakes.py",
     "views/live.py",
+    "views/significance.py",
+    "views/thresholds.py",
+    "views/calibration.py",
+    "views/efficiency.py",
+    "views/suspects.py",
 ]
 
 
@@ -37,22 +42,28 @@ def page_render_seconds(app: Path) -> dict[str, float]:
     return times
 
 
-def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> list[float]:
-    """Wall time of `live.answer` (decode, resize, four predictions) per call, after warm-up."""
+def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> tuple[list[float], list[float]]:
+    """Wall times (ms) after warm-up of `live.answer` (decode, resize, four predictions) and of
+    the Grad-CAM maps of all models for that upload (dog and cat each)."""
     import keras
 
-    from dashboard import live
+    from dashboard import explain, live
 
     models = {
         n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
     }
-    live.answer("warm-up", photo, models)
-    times = []
+    seen = live.answer("warm-up", photo, models).seen
+    explain.live(models, seen)
+    answer_times, gradcam_times = [], []
     for _ in range(repeats):
         start = time.perf_counter()
         live.answer("bench", photo, models)
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+        answer_times.append((time.perf_counter() - start) * 1000)
+    for _ in range(max(3, repeats // 4)):
+        start = time.perf_counter()
+        explain.live(models, seen)
+        gradcam_times.append((time.perf_counter() - start) * 1000)
+    return answer_times, gradcam_times
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,11 +80,15 @@ def main(argv: list[str] | None = None) -> None:
     from dashboard.live import sample_photos
 
     photo = Path(args.photo) if args.photo else sample_photos(run)[0][1]
-    times = upload_latency_ms(run, photo.read_bytes())
+    times, gradcam_times = upload_latency_ms(run, photo.read_bytes())
     print(f"run {run.run_id}, photo {photo}")
     print(
         f"one upload, all {len(run.model_names())} models: median "
         f"{statistics.median(times):.1f} ms, p90 {sorted(times)[int(0.9 * len(times))]:.1f} ms"
+    )
+    print(
+        f"Grad-CAM of that upload, all models, dog and cat: median "
+        f"{statistics.median(gradcam_times):.0f} ms"
     )
     app = Path(__file__).resolve().parent / "app.py"
     for page, seconds in page_render_seconds(app).items():

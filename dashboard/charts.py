@@ -114,3 +114,168 @@ def confusion_heatmap(
         title=title, height=320, margin={"t": 50, "b": 10}, yaxis={"autorange": "reversed"}
     )
     return fig
+
+
+def accuracy_intervals(per_model: dict[str, dict]) -> go.Figure:
+    """Each model's validation accuracy with its 95% Wilson interval."""
+    names = list(per_model)
+    acc = [per_model[n]["accuracy"] for n in names]
+    low = [per_model[n]["accuracy_ci95"][0] for n in names]
+    high = [per_model[n]["accuracy_ci95"][1] for n in names]
+    fig = go.Figure(
+        go.Scatter(
+            x=[a * 100 for a in acc],
+            y=[label(n) for n in names],
+            mode="markers",
+            marker={"size": 12, "color": [COLORS.get(n) for n in names]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [(h - a) * 100 for h, a in zip(high, acc, strict=True)],
+                "arrayminus": [(a - lo) * 100 for a, lo in zip(acc, low, strict=True)],
+            },
+            hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=260,
+        xaxis_title="validation accuracy (%) with 95% interval",
+        yaxis={"autorange": "reversed"},
+        margin={"t": 20},
+    )
+    return fig
+
+
+def agreement_heatmap(agreement: dict) -> go.Figure:
+    names = [label(n) for n in agreement["names"]]
+    z = np.asarray(agreement["matrix"]) * 100
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=names,
+            text=[[f"{v:.1f}%" for v in row] for row in z],
+            texttemplate="%{text}",
+            colorscale="Greens",
+            showscale=False,
+            hovertemplate="%{y} and %{x} agree on %{z:.2f}% of photos<extra></extra>",
+        )
+    )
+    fig.update_layout(height=360, margin={"t": 20}, yaxis={"autorange": "reversed"})
+    return fig
+
+
+def _diagonal(name: str) -> go.Scatter:
+    return go.Scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name=name, line={"dash": "dot", "color": "grey"}
+    )
+
+
+def ranking_curves(curves: dict[str, dict], kind: str) -> go.Figure:
+    """ROC (kind 'roc') or precision-recall ('pr') curves of every model, overlaid."""
+    fig = go.Figure()
+    for name, c in curves.items():
+        if kind == "roc":
+            x, y = c["roc"]["fpr"], c["roc"]["tpr"]
+            thresholds, summary = c["roc"]["threshold"], f"AUC {c['roc_auc']:.4f}"
+        else:
+            x, y = c["pr"]["recall"], c["pr"]["precision"]
+            thresholds, summary = c["pr"]["threshold"], f"AP {c['average_precision']:.4f}"
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                name=f"{label(name)} ({summary})",
+                line={"color": COLORS.get(name)},
+                customdata=thresholds,
+                hovertemplate="x %{x:.3f}, y %{y:.3f}<br>threshold %{customdata:.3f}",
+            )
+        )
+    if kind == "roc":
+        fig.add_trace(_diagonal("chance"))
+    fig.update_layout(
+        height=420,
+        xaxis_title="false positive rate" if kind == "roc" else "recall (dog)",
+        yaxis_title="true positive rate" if kind == "roc" else "precision (dog)",
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 20},
+    )
+    return fig
+
+
+def reliability_diagram(reports: dict[str, dict], which: str) -> go.Figure:
+    """Observed share of dogs against mean predicted P(dog), per bin; the diagonal is perfect."""
+    fig = go.Figure(_diagonal("perfectly calibrated"))
+    for name, report in reports.items():
+        bins = [b for b in report[which]["bins"] if b["count"]]
+        fig.add_trace(
+            go.Scatter(
+                x=[b["mean_p"] for b in bins],
+                y=[b["positive_rate"] for b in bins],
+                mode="lines+markers",
+                name=f"{label(name)} (ECE {report[which]['ece']:.2%})",
+                line={"color": COLORS.get(name)},
+                marker={"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
+                customdata=[[b["count"], b["low"], b["high"]] for b in bins],
+                hovertemplate="P(dog) %{customdata[1]:.1f}–%{customdata[2]:.1f}: "
+                "%{customdata[0]} photos<br>mean prediction %{x:.3f}<br>"
+                "share dogs %{y:.3f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=460,
+        xaxis_title="mean predicted P(dog) in the bin",
+        yaxis_title="share of photos that are dogs",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 20},
+    )
+    return fig
+
+
+def _n(report: dict) -> int:
+    return sum(b["count"] for b in report["before"]["bins"])
+
+
+def efficiency_frontier(rows: list[dict]) -> go.Figure:
+    """Accuracy against one-image latency; marker area is the model file size."""
+    timed = [r for r in rows if r.get("latency_ms") is not None]
+    fig = go.Figure()
+    frontier = sorted((r for r in timed if r.get("on_frontier")), key=lambda r: r["latency_ms"])
+    if len(frontier) > 1:
+        fig.add_trace(
+            go.Scatter(
+                x=[r["latency_ms"] for r in frontier],
+                y=[r["accuracy"] * 100 for r in frontier],
+                mode="lines",
+                name="frontier",
+                line={"dash": "dot", "color": "grey"},
+            )
+        )
+    biggest = max((r["size_mb"] for r in timed), default=1) or 1
+    for r in timed:
+        fig.add_trace(
+            go.Scatter(
+                x=[r["latency_ms"]],
+                y=[r["accuracy"] * 100],
+                mode="markers+text",
+                text=[label(r["name"])],
+                textposition="top center",
+                name=label(r["name"]),
+                marker={
+                    "size": 14 + 40 * np.sqrt(r["size_mb"] / biggest),
+                    "color": COLORS.get(r["name"]),
+                    "opacity": 0.75,
+                },
+                hovertemplate=f"{label(r['name'])}<br>%{{x:.1f}} ms, %{{y:.2f}}%<br>"
+                f"{r['size_mb']:.1f} MB, {r['params']:,} params<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=440,
+        xaxis_title="latency of one image (ms, after warm-up)",
+        yaxis_title="validation accuracy (%)",
+        showlegend=False,
+        margin={"t": 30},
+    )
+    return fig

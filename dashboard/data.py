@@ -108,3 +108,32 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
         model.predict_on_batch(np.zeros((1, *size, 3), np.float32))
         loaded[name] = model
     return loaded
+
+
+@st.cache_data(show_spinner=False)
+def analysis(path: str, mtime: float) -> dict | None:
+    """The run's analysis.json (None before `python -m pipeline analyze` made one)."""
+    return artifacts.read_run(Path(path)).analysis()
+
+
+def require_analysis(run: artifacts.Run) -> dict:
+    """The run's analysis, or a stop that says how to make it."""
+    file = run.path / artifacts.ANALYSIS
+    result = analysis(str(run.path), file.stat().st_mtime) if file.is_file() else None
+    if result is None:
+        st.info("This run has no analysis yet. Make it (seconds, no retraining) with:")
+        st.code(f"python -m pipeline analyze {run.path}", "bash")
+        st.stop()
+    if result["models"] != run.model_names():
+        st.warning(
+            "This analysis was made for "
+            + ", ".join(result["models"])
+            + f"; the run now has {', '.join(run.model_names())}. Refresh it with "
+            f"`python -m pipeline analyze {run.path}`."
+        )
+    return result
+
+
+@st.cache_data(show_spinner=False)
+def suspects(path: str) -> pd.DataFrame | None:
+    return artifacts.read_run(Path(path)).suspects()

@@ -5,21 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.settings import CNNS, MOBILENETS
+from pipeline.analysis import wide_predictions
 
-
-def wide_predictions(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per validation photo: path, label, and P(dog) and 'wrong' per model."""
-    wide = None
-    for name, frame in predictions.items():
-        part = frame[["path", "label", "p_dog", "predicted"]].rename(
-            columns={"p_dog": f"p_{name}", "predicted": f"pred_{name}"}
-        )
-        wide = part if wide is None else wide.merge(part, on=["path", "label"], how="outer")
-    if wide is None:
-        return pd.DataFrame(columns=["path", "label"])
-    for name in predictions:
-        wide[f"wrong_{name}"] = wide[f"pred_{name}"] != wide["label"]
-    return wide
+__all__ = ["cross_model_mistakes", "wide_predictions", "who_missed"]
 
 
 def who_missed(row: pd.Series, names: list[str]) -> str:

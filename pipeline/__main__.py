@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline train|evaluate|fetch-data|bench`."""
+"""Command line: `python -m pipeline train|evaluate|analyze|fetch-data|bench`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     evaluate.add_argument("--data-dir")
 
+    analyze = sub.add_parser(
+        "analyze",
+        help="(re)compute a run's significance, calibration, curves, suspects and Grad-CAM maps",
+    )
+    analyze.add_argument("run", help="run folder, run id, or 'latest'")
+    analyze.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+    analyze.add_argument("--data-dir", help="the run's photos, for Grad-CAM (default: recorded)")
+
     fetch = sub.add_parser("fetch-data", help="download and clean the Microsoft PetImages archive")
     fetch.add_argument("--url", help="archive URL (file:// works)")
     fetch.add_argument("--dest", help="folder to extract into (default data/)")
@@ -77,6 +85,13 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _analyze(args) -> int:
+    from pipeline.run import analyze_run, resolve_run
+
+    analyze_run(resolve_run(Path(args.out_dir), args.run), args.data_dir)
+    return 0
+
+
 def _fetch(args) -> int:
     from pipeline.fetch import fetch_dataset
 
@@ -97,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "train": _train,
         "evaluate": _evaluate,
+        "analyze": _analyze,
         "fetch-data": _fetch,
         "bench": _bench,
     }

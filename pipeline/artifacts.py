@@ -9,6 +9,10 @@ nothing else builds a path into a run.
         manifest.json                  run, config, dataset, weights, environment, models
         split.csv                      path, label, split for every usable file
         thumbs/<id>.jpg                thumbnails of misclassified validation photos
+        analysis.json                  intervals, McNemar, agreement, ROC/PR, calibration,
+                                       efficiency (see pipeline/analysis.py)
+        suspects.csv                   photos every model confidently calls the other class
+        gradcam/<id>.npz               Grad-CAM maps of every model for a few photos
         models/<name>/
           model.keras  history.csv  predictions.csv  confusion.json
           metrics.json  misclassified.csv
@@ -34,6 +38,9 @@ LATEST = "latest"
 MODELS = "models"
 THUMBS = "thumbs"
 CACHE = "cache"
+ANALYSIS = "analysis.json"
+SUSPECTS = "suspects.csv"
+GRADCAM = "gradcam"
 
 MODEL_FILE = "model.keras"
 HISTORY = "history.csv"
@@ -189,6 +196,20 @@ class Run:
 
     def thumb_path(self, thumb: str) -> Path:
         return self.path / THUMBS / thumb
+
+    def analysis(self) -> dict | None:
+        """The run's analysis.json, or None for a run analysed before it existed."""
+        path = self.path / ANALYSIS
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def suspects(self) -> pd.DataFrame | None:
+        path = self.path / SUSPECTS
+        return pd.read_csv(path) if path.is_file() else None
+
+    def gradcam_of(self, path: str) -> Path | None:
+        """Stored Grad-CAM maps of a validation photo, if the analysis made them."""
+        file = self.path / GRADCAM / (Path(thumb_name(path)).stem + ".npz")
+        return file if file.is_file() else None
 
     def thumb_of(self, path: str) -> Path | None:
         """The thumbnail of a validation photo, if one was written (misclassified ones are)."""

@@ -204,6 +204,7 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
             f"{record['train_seconds']:.0f}s training, {record['params']:,} params"
         )
 
+    analyze_run(artifacts.Run(run_dir, manifest), dataset.root, log)
     manifest["status"] = "complete"
     manifest["completed"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     artifacts.write_json(run_dir / artifacts.MANIFEST, manifest)
@@ -368,4 +369,33 @@ def evaluate_run(
         results[name] = scores
         log(f"{name}: val accuracy {scores['accuracy']:.2%}, AUC {scores['roc_auc']:.4f}")
     artifacts.write_json(run.path / artifacts.MANIFEST, run.manifest)
+    analyze_run(run, root, log)
     return results
+
+
+def analyze_run(run: artifacts.Run, data_dir: str | None = None, log: Console | None = None):
+    """Store the run's comparison analysis, and Grad-CAM maps when its photos are at hand."""
+    import keras
+
+    from pipeline import analysis
+
+    log = log or Console()
+    if not run.model_names():
+        raise PipelineError(f"run {run.run_id} has no trained model to analyse")
+    result = analysis.analyze(run)
+    for row in result["mcnemar"]:
+        log("  " + row["verdict"])
+    log(
+        f"  {result['suspects']['count']} photo(s) every model confidently puts in the other "
+        f"class: {run.path / artifacts.SUSPECTS}"
+    )
+    root = data_dir or run.manifest["dataset"]["root"]
+    if not Path(root).is_dir():
+        log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")
+        return result
+    loaded = {
+        n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
+    }
+    count = analysis.explain_photos(run, root, analysis.photos_to_explain(run), loaded)
+    log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
+    return result

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, live
+from dashboard import data, explain, live, widgets
 from dashboard.settings import MAX_UPLOAD_BYTES, label
 
 st.title("Live compare")
@@ -62,3 +62,7 @@ for index, (title, payload) in enumerate(items):
         key=f"answer_{index}",
     )
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
+    if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
+        maps = explain.live(models, result.seen)
+        p_dog = {v.name: v.p_positive for v in result.verdicts}
+        widgets.explanations(maps, p_dog, classes, f"live_{index}")

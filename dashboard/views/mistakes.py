@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, mistakes
+from dashboard import data, mistakes, widgets
 from dashboard.settings import label
 
 GALLERY_LIMIT = 40
@@ -90,3 +90,6 @@ with tab_cross:
         )
         right.dataframe(probs, hide_index=True, key="pick_probs")
         right.bar_chart(probs.set_index("model")[f"P({classes[1]})"], height=220)
+        st.markdown("**Where each model looked** (Grad-CAM)")
+        p_dog = {n: float(row[f"p_{n}"]) for n in names}
+        widgets.validation_photo_explanations(run, pick, p_dog, "pick")

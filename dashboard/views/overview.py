@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.settings import REFERENCE_ACCURACY, label
+from pipeline.stats import wilson_interval
 
 st.title("Overview")
 run = data.require_run()
@@ -14,10 +15,12 @@ rows = []
 for record in run.model_records():
     m = record["metrics"]
     reference = REFERENCE_ACCURACY.get(record["name"])
+    low, high = wilson_interval(round(m["accuracy"] * m["n"]), m["n"])
     rows.append(
         {
             "model": label(record["name"]),
             "val accuracy": m["accuracy"],
+            "95% interval": f"{low:.2%} – {high:.2%}",
             "reference": reference,
             "Δ vs reference (pts)": (m["accuracy"] - reference) * 100 if reference else None,
             "precision": m["precision"],
@@ -57,8 +60,9 @@ st.dataframe(
 n_val = sum(manifest["dataset"]["counts"]["val"].values())
 st.caption(
     f"Validation: {n_val:,} held-out photos the models never trained on. Reference: the Kaggle "
-    "notebook's validation accuracy (224px, 24,998 photos). Latency: one image, one model, "
-    "after warm-up, on the machine that ran the pipeline."
+    "notebook's validation accuracy (224px, 24,998 photos). 95% interval: Wilson score "
+    "interval of the accuracy; see 'Is the difference real?' for paired tests. Latency: one "
+    "image, one model, after warm-up, on the machine that ran the pipeline."
 )
 
 missing = [m for m in manifest.get("planned_models", []) if m not in run.model_names()]

@@ -18,6 +18,11 @@ PAGES = {
     "confusion": "views/confusion.py",
     "mistakes": "views/mistakes.py",
     "live": "views/live.py",
+    "significance": "views/significance.py",
+    "thresholds": "views/thresholds.py",
+    "calibration": "views/calibration.py",
+    "efficiency": "views/efficiency.py",
+    "suspects": "views/suspects.py",
 }
 
 
@@ -39,6 +44,7 @@ def partial_artifacts(real_run, tmp_path_factory) -> Path:
     shutil.copytree(real_run.path, target)
     shutil.rmtree(target / artifacts.MODELS / "cnn4")
     (target / artifacts.MODELS / "cnn3" / artifacts.CONFUSION).unlink()
+    (target / artifacts.ANALYSIS).unlink()  # a run still training has no analysis yet
     manifest = json.loads((target / artifacts.MANIFEST).read_text())
     manifest["models"] = [m for m in manifest["models"] if m["name"] != "cnn4"]
     manifest["status"] = "running"

@@ -35,6 +35,11 @@ PAGES = [
     ("confusion", "confusion", "Confusion matrices", PLOT),
     ("mistakes", "mistakes", "Misclassifications", "[data-testid='stImage'] img"),
     ("live", "live", "Live compare", "[data-testid='stFileUploader']"),
+    ("significance", "significance", "Is the difference real?", PLOT),
+    ("thresholds", "thresholds", "Thresholds and ranking", PLOT),
+    ("calibration", "calibration", "Calibration", PLOT),
+    ("efficiency", "efficiency", "Efficiency frontier", PLOT),
+    ("suspects", "suspects", "Suspect labels", "[data-testid='stAlert'], [data-testid='stImage']"),
 ]
 
 
@@ -133,3 +138,16 @@ def test_live_compare_uploads_a_real_photo(server, page, shared_data):
     assert any("of 4 models say" in t for t in text), text
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "live_upload.png"), full_page=True)
+
+
+def test_live_compare_shows_grad_cam_for_every_model(server, page, shared_data):
+    page.goto(f"{server}/live")
+    _wait_for(page, "[data-testid='stFileUploader']")
+    page.locator("input[type='file']").set_input_files(str(shared_data / "Cat" / "1.jpg"))
+    page.get_by_text("Show where each model looked").first.click()
+    page.get_by_text("; evidence for").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)
+    captions = page.get_by_text("; evidence for").all_inner_texts()
+    assert len(captions) == 4, captions
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "live_gradcam.png"), full_page=True)

@@ -152,3 +152,90 @@ def test_run_picker_defaults_to_latest_and_switches_runs(real_run, tmp_path, mon
     assert "20200101-older" in at.table[0].value.to_string()
     picker.set_value(str(tmp_path / artifacts.RUNS / "20300101-newer-incomplete")).run()
     assert not at.exception and "20300101-newer-incomplete" in at.table[0].value.to_string()
+
+
+def test_significance_page_says_which_differences_are_real(real_artifacts, monkeypatch, real_run):
+    at = open_app(real_artifacts, monkeypatch, "significance")
+    assert not at.exception
+    table = _frames(at, "p (Holm)")[0]
+    assert len(table) == 6
+    verdicts = [
+        m.value for m in at.markdown if "significant" in m.value or "no difference" in m.value
+    ]
+    assert len(verdicts) == 6
+    stored = real_run.analysis()["mcnemar"]
+    assert table["only A right"].tolist() == [r["a_only"] for r in stored]
+
+
+def test_threshold_slider_updates_every_confusion_matrix_and_metric(
+    real_artifacts, monkeypatch, real_run
+):
+    from pipeline import metrics
+
+    at = open_app(real_artifacts, monkeypatch, "thresholds")
+    assert not at.exception
+    at.slider(key="threshold").set_value(0.9).run()
+    assert not at.exception
+    table = _frames(at, "errors")[0]
+    p = real_run.predictions("cnn3")
+    expected = metrics.confusion(p.label.to_numpy(), p.p_dog.to_numpy(), 0.9)
+    assert table.errors.iloc[0] == expected[0][1] + expected[1][0]
+    at.slider(key="threshold").set_value(0.5).run()
+    assert _frames(at, "errors")[0]["Δ accuracy vs 0.5 (pts)"].abs().max() == 0
+
+
+def test_calibration_page_shows_before_and_after_temperature_scaling(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "calibration")
+    table = _frames(at, "ECE after")[0]
+    assert len(table) == 4 and (table["temperature T"] > 0).all()
+    at.radio(key="calibration_which").set_value("after temperature scaling").run()
+    assert not at.exception
+
+
+def test_efficiency_page_marks_the_frontier(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "efficiency")
+    table = _frames(at, "on frontier")[0]
+    assert len(table) == 4 and table["on frontier"].any()
+    assert (table["latency (ms)"] > 0).all()
+
+
+def test_suspects_page_lists_explains_and_offers_the_exclusion_file(
+    real_artifacts, monkeypatch, real_run
+):
+    at = open_app(real_artifacts, monkeypatch, "suspects")
+    assert not at.exception  # the stored list (often empty on this small run)
+    # One judge at a 50% bar: every photo CNN-3 gets wrong is a suspect.
+    at.multiselect(key="suspect_models").set_value(["cnn3"])
+    at.slider(key="suspect_threshold").set_value(0.5).run()
+    assert not at.exception
+    assert "--exclude-file" in at.code[0].value
+    table = _frames(at, "min_confidence_other")[0]
+    assert len(table) == len(real_run.misclassified("cnn3"))
+    assert any("Grad-CAM maps" in c.value for c in at.caption)
+    at.radio(key="suspect_evidence").set_value("cat").run()
+    assert not at.exception
+
+
+def test_analysis_pages_say_how_to_make_a_missing_analysis(partial_artifacts, monkeypatch):
+    for page in ("significance", "thresholds", "calibration", "efficiency", "suspects"):
+        at = open_app(partial_artifacts, monkeypatch, page)
+        assert not at.exception
+        assert "python -m pipeline analyze" in at.code[0].value
+
+
+def test_mistakes_page_shows_where_each_model_looked(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "mistakes")
+    assert any("overlaid on each model's input pixels" in c.value for c in at.caption)
+    at.radio(key="pick_evidence").set_value("dog").run()
+    assert not at.exception
+
+
+def test_live_compare_explains_an_upload(real_artifacts, monkeypatch, shared_data):
+    at = open_app(real_artifacts, monkeypatch, "live")
+    photo_bytes = (shared_data / "Cat" / "1.jpg").read_bytes()
+    at.file_uploader(key="upload").set_value(("cat.jpg", photo_bytes, "image/jpeg")).run()
+    at.toggle(key="explain_0").set_value(True).run()
+    assert not at.exception
+    assert at.radio(key="live_0_evidence").value == "each model's answer"
+    at.radio(key="live_0_evidence").set_value("cat").run()
+    assert not at.exception

@@ -1,0 +1,56 @@
+"""Does a model's 90% mean 90%? Reliability diagram, ECE and temperature scaling."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.settings import label
+
+st.title("Calibration")
+run = data.require_run()
+result = data.require_analysis(run)
+reports = {n: result["per_model"][n]["calibration"] for n in result["per_model"]}
+
+which = st.radio(
+    "Probabilities",
+    ["as trained", "after temperature scaling"],
+    horizontal=True,
+    key="calibration_which",
+)
+key = "before" if which == "as trained" else "after"
+st.plotly_chart(charts.reliability_diagram(reports, key), width="stretch", key="reliability")
+st.caption(
+    "Photos are grouped by predicted P(dog) into ten bins; each point is a bin (its size "
+    "grows with the number of photos). On the dotted diagonal, a prediction of 0.8 is right "
+    "80% of the time. ECE is the photo-weighted average gap to the diagonal."
+)
+table = pd.DataFrame(
+    {
+        "model": [label(n) for n in reports],
+        "ECE": [r["before"]["ece"] for r in reports.values()],
+        "log loss": [r["before"]["log_loss"] for r in reports.values()],
+        "temperature T": [r["temperature"] for r in reports.values()],
+        "ECE after": [r["after"]["ece"] for r in reports.values()],
+        "log loss after": [r["after"]["log_loss"] for r in reports.values()],
+    }
+)
+st.dataframe(
+    table.style.format(
+        {
+            "ECE": "{:.2%}",
+            "ECE after": "{:.2%}",
+            "log loss": "{:.4f}",
+            "log loss after": "{:.4f}",
+            "temperature T": "{:.2f}",
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    key="calibration_table",
+)
+st.caption(
+    "Temperature scaling divides each model's logit by one number T fitted to minimise log "
+    "loss (T > 1: the model was over-confident). It never changes which class is predicted. "
+    "The 'after' figures are cross-fitted: each half of the validation photos is scaled with "
+    "a T fitted on the other half, so they are not measured on the photos T was fitted to."
+)

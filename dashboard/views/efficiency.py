@@ -1,0 +1,49 @@
+"""What each point of accuracy costs: accuracy against latency and size."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.settings import label
+
+st.title("Efficiency frontier")
+run = data.require_run()
+result = data.require_analysis(run)
+rows = result["efficiency"]
+
+st.plotly_chart(charts.efficiency_frontier(rows), width="stretch", key="frontier")
+st.caption(
+    "Latency: one image through one model after warm-up, on the machine that ran the "
+    "pipeline. Marker area: size of the saved model. Dotted: the frontier — models no other "
+    "model beats on both accuracy and latency."
+)
+table = pd.DataFrame(
+    {
+        "model": [label(r["name"]) for r in rows],
+        "accuracy": [r["accuracy"] for r in rows],
+        "latency (ms)": [r["latency_ms"] for r in rows],
+        "size (MB)": [r["size_mb"] for r in rows],
+        "params": [r["params"] for r in rows],
+        "on frontier": [r.get("on_frontier", False) for r in rows],
+        "extra ms per accuracy point": [r.get("ms_per_point") for r in rows],
+    }
+)
+st.dataframe(
+    table.style.format(
+        {
+            "accuracy": "{:.2%}",
+            "latency (ms)": "{:.1f}",
+            "size (MB)": "{:.1f}",
+            "params": "{:,}",
+            "extra ms per accuracy point": "{:.2f}",
+        },
+        na_rep="–",
+    ),
+    hide_index=True,
+    width="stretch",
+    key="efficiency_table",
+)
+st.caption(
+    "'Extra ms per accuracy point': going from the previous model on the frontier to this "
+    "one, how many milliseconds of latency each percentage point of accuracy costs."
+)

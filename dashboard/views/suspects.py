@@ -1,0 +1,96 @@
+"""Photos every model confidently puts in the other class: label errors or photos without a pet."""
+
+import streamlit as st
+
+from dashboard import data, widgets
+from dashboard.settings import label
+from pipeline import analysis
+
+COLUMNS = 4
+
+st.title("Suspect labels")
+run = data.require_run()
+result = data.require_analysis(run)
+classes = run.class_names
+names = run.model_names()
+stored_threshold = result["suspects"]["min_confidence"]
+
+st.markdown(
+    "Validation photos that **every chosen model** assigns to the other class with at least "
+    "the chosen confidence. The PetImages set is known to hold mislabeled photos and photos "
+    "with no animal at all; these are the first to check. Removing photos only because the "
+    "models disagree with them would flatter the models, so review them before excluding."
+)
+left, right = st.columns([3, 2])
+judges = left.multiselect(
+    "Models that must all disagree with the label",
+    names,
+    default=names,
+    format_func=label,
+    key="suspect_models",
+    help="The weak CNNs rarely agree confidently; the two MobileNetV2s alone find more.",
+)
+threshold = right.slider(
+    "Minimum confidence in the other class",
+    0.5,
+    0.999,
+    stored_threshold,
+    0.001,
+    key="suspect_threshold",
+)
+if not judges:
+    st.info("Pick at least one model.")
+    st.stop()
+if sorted(judges) == sorted(names) and threshold == stored_threshold:
+    found = data.suspects(str(run.path))  # the list the pipeline stored
+else:
+    wide = analysis.wide_predictions(data.available(run, data.predictions, judges))
+    found = analysis.suspects(wide, judges, threshold)
+if found is None or found.empty:
+    st.success("No photo is put in the other class that confidently by every chosen model.")
+    st.stop()
+
+st.metric("Suspect photos", len(found))
+st.download_button(
+    "Download the list (CSV)",
+    found.to_csv(index=False).encode(),
+    file_name=f"suspects-{run.run_id}.csv",
+    mime="text/csv",
+    key="suspects_csv",
+)
+st.markdown("After reviewing, keep the rows you want left out and train again with:")
+st.code(f"python -m pipeline train --exclude-file suspects-{run.run_id}.csv", language="bash")
+st.caption(
+    "The path column comes first, so the CSV is an exclusion file as is; the next run "
+    "records the file and the excluded photos in its manifest."
+)
+
+shown = found.head(24)
+for start in range(0, len(shown), COLUMNS):
+    for column, (_, row) in zip(
+        st.columns(COLUMNS), shown.iloc[start : start + COLUMNS].iterrows(), strict=False
+    ):
+        thumb = run.thumb_of(row.path)
+        caption = (
+            f"labelled {classes[int(row.label)]}; every model says "
+            f"{classes[1 - int(row.label)]} (≥ {row.min_confidence_other:.0%})"
+        )
+        if thumb is not None:
+            column.image(str(thumb), caption=caption, width="stretch")
+        else:
+            column.write(caption)
+        column.caption(row.path)
+
+st.subheader("Why do the models disagree with the label?")
+pick = st.selectbox("Photo", shown.path.tolist(), key="suspect_pick")
+p_dog = {}
+for name in names:
+    frame = data.predictions(str(run.path), name)
+    p_dog[name] = float(frame.loc[frame.path == pick, "p_dog"].iloc[0])
+widgets.validation_photo_explanations(run, pick, p_dog, "suspect")
+st.dataframe(
+    found.rename(columns={f"p_{n}": f"P({classes[1]}) {label(n)}" for n in judges}),
+    hide_index=True,
+    width="stretch",
+    key="suspects_table",
+)
