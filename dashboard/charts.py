@@ -253,14 +253,15 @@ def efficiency_frontier(rows: list[dict]) -> go.Figure:
             )
         )
     biggest = max((r["size_mb"] for r in timed), default=1) or 1
-    for r in timed:
+    for i, r in enumerate(sorted(timed, key=lambda r: r["latency_ms"])):
         fig.add_trace(
             go.Scatter(
                 x=[r["latency_ms"]],
                 y=[r["accuracy"] * 100],
                 mode="markers+text",
                 text=[label(r["name"])],
-                textposition="top center",
+                # Alternate label sides so near-identical models stay readable.
+                textposition="top center" if i % 2 == 0 else "bottom center",
                 name=label(r["name"]),
                 marker={
                     "size": 14 + 40 * np.sqrt(r["size_mb"] / biggest),

@@ -18,20 +18,22 @@ def live(models: dict, pixels: dict[tuple[int, int], np.ndarray]) -> Maps:
     for name, model in models.items():
         size = tuple(model.input_shape[1:3])
         batch = pixels[size][None].astype(np.float32)
-        result[name] = {"image": pixels[size]}
-        for target in gradcam.TARGETS:
-            result[name][target] = gradcam.gradcam(model, batch, target)[0]
+        maps = gradcam.gradcam_pair(model, batch)
+        result[name] = {"image": pixels[size], **{t: m[0] for t, m in maps.items()}}
     return result
 
 
-def for_validation_photo(run: artifacts.Run, path: str, load_models) -> tuple[Maps | None, str]:
-    """Stored maps if the pipeline made them, else computed from the photo if it is on disk.
+def stored(run: artifacts.Run, path: str) -> Maps | None:
+    """The maps the pipeline stored for a validation photo, if it did."""
+    file = run.gradcam_of(path)
+    return analysis.read_explanation(file) if file is not None else None
 
-    `load_models()` is called only when maps must be computed. Returns (maps, where from).
+
+def from_photo(run: artifacts.Run, path: str, load_models) -> tuple[Maps | None, str]:
+    """Maps computed now from the photo on disk; (None, why) when it is not there.
+
+    `load_models()` gives name -> loaded model.
     """
-    stored = run.gradcam_of(path)
-    if stored is not None:
-        return analysis.read_explanation(stored), "stored by the pipeline"
     photo = Path(run.manifest["dataset"]["root"]) / path
     try:
         models = load_models()
@@ -40,7 +42,7 @@ def for_validation_photo(run: artifacts.Run, path: str, load_models) -> tuple[Ma
             for m in models.values()
         }
     except (ImageError, OSError):
-        return None, f"the photo is not at {photo}, and no stored maps exist for it"
+        return None, f"the photo is not at {photo}, and the pipeline stored no maps for it"
     return live(models, pixels), "computed now from the photo"
 
 

@@ -43,13 +43,17 @@ def explanations(maps: explain.Maps, p_dog: dict[str, float], classes: list[str]
 def validation_photo_explanations(
     run: artifacts.Run, path: str, p_dog: dict[str, float], key: str
 ) -> None:
-    """Grad-CAM of every model for one validation photo: stored, computed, or why not."""
-    names = run.model_names()
-    maps, source = explain.for_validation_photo(
-        run, path, lambda: data.load_models(str(run.path), tuple(names))
-    )
+    """Grad-CAM of every model for one validation photo: stored ones at once, others on request
+    (computing them loads the four models, which takes seconds the first time)."""
+    maps = explain.stored(run, path)
+    source = "stored by the pipeline"
     if maps is None:
-        st.info(f"No Grad-CAM maps: {source}.")
-        return
+        if not st.toggle("Compute where each model looked (Grad-CAM)", key=f"{key}_compute"):
+            return
+        names = tuple(run.model_names())
+        maps, source = explain.from_photo(run, path, lambda: data.load_models(str(run.path), names))
+        if maps is None:
+            st.info(f"No Grad-CAM maps: {source}.")
+            return
     st.caption(f"Grad-CAM maps {source}, overlaid on each model's input pixels.")
     explanations(maps, p_dog, run.class_names, key)

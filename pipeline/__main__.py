@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="print training throughput and feature-cache speed-up")
     bench.add_argument("--data-dir")
     bench.add_argument("--weights")
-    bench.add_argument("--images", type=int, default=640)
+    bench.add_argument("--images", type=int, default=1920)
     return parser
 
 

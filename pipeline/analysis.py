@@ -196,7 +196,7 @@ def explain_photos(run: artifacts.Run, root: str, paths: list[str], models: dict
     for name, model in models.items():
         size = tuple(model.input_shape[1:3])
         images = np.stack([load_model_input(Path(root) / p, size) for p in readable])
-        maps = {t: gradcam.gradcam(model, images.astype(np.float32), t) for t in gradcam.TARGETS}
+        maps = gradcam.gradcam_pair(model, images.astype(np.float32))
         for i, path in enumerate(readable):
             arrays[path][f"{name}__image"] = images[i]
             for target, heat in maps.items():

@@ -82,37 +82,46 @@ def _activations_and_head_input(model: keras.Model, layer_name: str):
     return replay
 
 
+def gradcam_pair(
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None
+) -> dict[str, np.ndarray]:
+    """Heatmaps for both targets from one backward pass: {"positive": ..., "negative": ...}.
+
+    Each is in [0, 1], shape (n, height, width) of the input. `images`: float32 batch
+    as the model takes it (0-255 at its input size). The gradient of -z is minus the
+    gradient of z, so the cat map only flips the sign of the channel weights.
+    """
+    import tensorflow as tf
+
+    layer_name = layer_name or target_layer(model)
+    forward = _activations_and_head_input(model, layer_name)
+    head = _head(model)
+    images = tf.convert_to_tensor(np.asarray(images, np.float32))
+    with tf.GradientTape() as tape:
+        acts, features = forward(images, training=False)
+        logit = tf.matmul(features, head.kernel) + head.bias
+        score = tf.reduce_sum(logit)
+    weights = tf.reduce_mean(tape.gradient(score, acts), axis=(1, 2), keepdims=True)
+    size = images.shape[1:3]
+    maps = {}
+    for target, sign in (("positive", 1.0), ("negative", -1.0)):
+        cam = tf.nn.relu(tf.reduce_sum(sign * weights * acts, axis=-1))
+        cam = tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))
+        maps[target] = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0].numpy()
+    return maps
+
+
 def gradcam(
     model: keras.Model,
     images: np.ndarray,
     target: str = "positive",
     layer_name: str | None = None,
 ) -> np.ndarray:
-    """Heatmaps in [0, 1], shape (n, height, width) of the input, one per image.
-
-    `images`: float32 batch as the model takes it (0-255 at its input size).
-    `target`: "positive" (evidence for class 1, dog) or "negative" (for class 0, cat).
-    """
-    import tensorflow as tf
-
+    """Heatmaps in [0, 1], shape (n, height, width): evidence for class 1 (dog,
+    "positive") or class 0 (cat, "negative")."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}")
-    layer_name = layer_name or target_layer(model)
-    forward = _activations_and_head_input(model, layer_name)
-    head = _head(model)
-    images = tf.convert_to_tensor(np.asarray(images, np.float32))
-    sign = 1.0 if target == "positive" else -1.0
-    with tf.GradientTape() as tape:
-        acts, features = forward(images, training=False)
-        logit = tf.matmul(features, head.kernel) + head.bias
-        score = tf.reduce_sum(sign * logit)
-    grads = tape.gradient(score, acts)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * acts, axis=-1))
-    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
-    cam = tf.math.divide_no_nan(cam, peak)
-    size = images.shape[1:3]
-    return tf.image.resize(cam[..., None], size, method="bilinear")[..., 0].numpy()
+    return gradcam_pair(model, images, layer_name)[target]
 
 
 # A short perceptual colour ramp (dark blue -> cyan -> yellow -> red) for overlays.

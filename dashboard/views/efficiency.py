@@ -25,7 +25,7 @@ table = pd.DataFrame(
         "size (MB)": [r["size_mb"] for r in rows],
         "params": [r["params"] for r in rows],
         "on frontier": [r.get("on_frontier", False) for r in rows],
-        "extra ms per accuracy point": [r.get("ms_per_point") for r in rows],
+        "extra ms per accuracy point": [r.get("ms_per_point", float("nan")) for r in rows],
     }
 )
 st.dataframe(

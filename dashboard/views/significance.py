@@ -26,7 +26,9 @@ st.markdown(
     "exactly one of two models is right. p-values are Holm-adjusted for the six comparisons."
 )
 for row in result["mcnemar"]:
-    st.markdown(("✅ " if row["significant"] else "➖ ") + row["verdict"])
+    st.markdown(
+        ("**Significant.** " if row["significant"] else "**Not significant.** ") + row["verdict"]
+    )
 table = pd.DataFrame(
     {
         "model A": [label(r["model_a"]) for r in result["mcnemar"]],

@@ -150,4 +150,6 @@ def test_live_compare_shows_grad_cam_for_every_model(server, page, shared_data):
     captions = page.get_by_text("; evidence for").all_inner_texts()
     assert len(captions) == 4, captions
     assert page.locator("[data-testid='stException']").count() == 0
+    page.get_by_text("; evidence for").last.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     page.screenshot(path=str(SCREENSHOTS / "live_gradcam.png"), full_page=True)

@@ -223,11 +223,22 @@ def test_analysis_pages_say_how_to_make_a_missing_analysis(partial_artifacts, mo
         assert "python -m pipeline analyze" in at.code[0].value
 
 
-def test_mistakes_page_shows_where_each_model_looked(real_artifacts, monkeypatch):
+def test_mistakes_page_shows_where_each_model_looked(real_artifacts, monkeypatch, real_run):
+    from pipeline.analysis import photos_to_explain
+
+    stored = photos_to_explain(real_run)
     at = open_app(real_artifacts, monkeypatch, "mistakes")
-    assert any("overlaid on each model's input pixels" in c.value for c in at.caption)
+    options = at.selectbox(key="mis_pick").options
+    at.selectbox(key="mis_pick").set_value(next(p for p in options if p in stored)).run()
+    assert any("stored by the pipeline" in c.value for c in at.caption)
     at.radio(key="pick_evidence").set_value("dog").run()
     assert not at.exception
+    # A photo without stored maps: computed on request from the photo on disk.
+    at.selectbox(key="mis_pick").set_value(next(p for p in options if p not in stored)).run()
+    assert not any("Grad-CAM maps" in c.value for c in at.caption)
+    at.toggle(key="pick_compute").set_value(True).run()
+    assert not at.exception
+    assert any("computed now from the photo" in c.value for c in at.caption)
 
 
 def test_live_compare_explains_an_upload(real_artifacts, monkeypatch, shared_data):

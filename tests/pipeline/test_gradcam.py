@@ -116,3 +116,21 @@ def test_overlay_keeps_size_and_type():
 def test_unknown_target_is_refused():
     with pytest.raises(ValueError, match="target"):
         gradcam.gradcam(flat_model(), two_patch_image(), "dog")
+
+
+def test_one_backward_pass_gives_both_maps_as_two_would():
+    model, image = flat_model(), two_patch_image()
+    import tensorflow as tf
+
+    pair = gradcam.gradcam_pair(model, image, "evidence")
+    # The cat map the long way: its own backward pass through -z.
+    head = model.get_layer("head_output")
+    forward = keras.Model(model.inputs, [model.get_layer("evidence").output, head.input])
+    with tf.GradientTape() as tape:
+        acts, features = forward(image)
+        score = -tf.reduce_sum(tf.matmul(features, head.kernel) + head.bias)
+    weights = tf.reduce_mean(tape.gradient(score, acts), axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * acts, axis=-1)).numpy()[0]
+    expected = tf.image.resize((cam / cam.max())[..., None], (SIZE, SIZE))[..., 0].numpy()
+    np.testing.assert_allclose(pair["negative"][0], expected, atol=1e-5)
+    assert np.argmax(pair["positive"]) != np.argmax(pair["negative"])
