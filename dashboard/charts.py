@@ -171,8 +171,9 @@ def _diagonal(name: str) -> go.Scatter:
     )
 
 
-def ranking_curves(curves: dict[str, dict], kind: str) -> go.Figure:
-    """ROC (kind 'roc') or precision-recall ('pr') curves of every model, overlaid."""
+def ranking_curves(curves: dict[str, dict], kind: str, zoom: bool = False) -> go.Figure:
+    """ROC (kind 'roc') or precision-recall ('pr') curves of every model, overlaid;
+    `zoom` shows only the corner where strong models differ."""
     fig = go.Figure()
     for name, c in curves.items():
         if kind == "roc":
@@ -201,6 +202,9 @@ def ranking_curves(curves: dict[str, dict], kind: str) -> go.Figure:
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 20},
     )
+    if zoom:
+        fig.update_xaxes(range=[0, 0.1] if kind == "roc" else [0.9, 1.0])
+        fig.update_yaxes(range=[0.9, 1.0])
     return fig
 
 

@@ -13,13 +13,14 @@ result = data.require_analysis(run)
 classes = run.class_names
 curves = {n: result["per_model"][n]["curves"] for n in result["per_model"]}
 
+zoom = st.toggle("Zoom into the corner where the strong models differ", key="curves_zoom")
 left, right = st.columns(2)
 with left:
     st.subheader("ROC")
-    st.plotly_chart(charts.ranking_curves(curves, "roc"), width="stretch", key="roc")
+    st.plotly_chart(charts.ranking_curves(curves, "roc", zoom), width="stretch", key="roc")
 with right:
     st.subheader("Precision–recall")
-    st.plotly_chart(charts.ranking_curves(curves, "pr"), width="stretch", key="pr")
+    st.plotly_chart(charts.ranking_curves(curves, "pr", zoom), width="stretch", key="pr")
 st.caption(
     f"Positive class: {classes[1]}. The curves show every threshold at once; the area under "
     "them measures how well a model ranks photos, whatever threshold is chosen."

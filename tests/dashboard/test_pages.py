@@ -174,6 +174,8 @@ def test_threshold_slider_updates_every_confusion_matrix_and_metric(
 
     at = open_app(real_artifacts, monkeypatch, "thresholds")
     assert not at.exception
+    at.toggle(key="curves_zoom").set_value(True).run()
+    assert not at.exception
     at.slider(key="threshold").set_value(0.9).run()
     assert not at.exception
     table = _frames(at, "errors")[0]
