@@ -25,7 +25,9 @@ table = pd.DataFrame(
         "size (MB)": [r["size_mb"] for r in rows],
         "params": [r["params"] for r in rows],
         "on frontier": [r.get("on_frontier", False) for r in rows],
-        "extra ms per accuracy point": [r.get("ms_per_point", float("nan")) for r in rows],
+        "extra ms per accuracy point": [
+            f"{r['ms_per_point']:.2f}" if "ms_per_point" in r else "–" for r in rows
+        ],
     }
 )
 st.dataframe(
@@ -35,9 +37,7 @@ st.dataframe(
             "latency (ms)": "{:.1f}",
             "size (MB)": "{:.1f}",
             "params": "{:,}",
-            "extra ms per accuracy point": "{:.2f}",
         },
-        na_rep="–",
     ),
     hide_index=True,
     width="stretch",
