@@ -13,9 +13,12 @@ Maps = dict[str, dict[str, np.ndarray]]  # model -> {"image", "positive", "negat
 
 
 def live(models: dict, pixels: dict[tuple[int, int], np.ndarray]) -> Maps:
-    """Maps of every model for one image, given its pixels at each model's input size."""
+    """Maps of every model Grad-CAM applies to, for one image, given its pixels at each
+    model's input size."""
     result: Maps = {}
     for name, model in models.items():
+        if not gradcam.explainable(model):
+            continue
         size = tuple(model.input_shape[1:3])
         batch = pixels[size][None].astype(np.float32)
         maps = gradcam.gradcam_pair(model, batch)

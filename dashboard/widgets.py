@@ -22,6 +22,12 @@ def explanations(maps: explain.Maps, p_dog: dict[str, float], classes: list[str]
         "dog score is used, since each model has one sigmoid output.",
     )
     names = [n for n in maps if n in p_dog]
+    unexplained = [label(n) for n in p_dog if n not in maps]
+    if unexplained:
+        st.caption(
+            "No Grad-CAM for " + ", ".join(unexplained) + ": no convolutional layer is "
+            "visible inside it (a TensorFlow Hub base is one opaque layer)."
+        )
     columns = st.columns(max(1, len(names)))
     for column, name in zip(columns, names, strict=False):
         says_dog = p_dog[name] >= 0.5

@@ -175,8 +175,9 @@ def photos_to_explain(run: artifacts.Run) -> list[str]:
 def explain_photos(run: artifacts.Run, root: str, paths: list[str], models: dict) -> int:
     """Store, per photo, each model's input pixels and Grad-CAM maps for dog and cat.
 
-    `models`: name -> loaded Keras model. Photos missing from `root` are skipped.
-    Returns how many photos were explained.
+    `models`: name -> loaded Keras model; models Grad-CAM cannot explain (a TF Hub
+    base) and photos missing from `root` are skipped. Returns how many photos
+    were explained.
     """
     from pipeline import gradcam
     from pipeline.images import ImageError, load_model_input
@@ -194,6 +195,8 @@ def explain_photos(run: artifacts.Run, root: str, paths: list[str], models: dict
         return 0
     arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in readable}
     for name, model in models.items():
+        if not gradcam.explainable(model):
+            continue
         size = tuple(model.input_shape[1:3])
         images = np.stack([load_model_input(Path(root) / p, size) for p in readable])
         maps = gradcam.gradcam_pair(model, images.astype(np.float32))

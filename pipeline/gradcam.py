@@ -46,6 +46,15 @@ def target_layer(model: keras.Model) -> str:
     return layers[-1].name
 
 
+def explainable(model: keras.Model) -> bool:
+    """Whether Grad-CAM applies: a spatial layer to explain and a Dense(1) head.
+
+    A TensorFlow Hub base is one opaque layer with a pooled output, so it has none.
+    """
+    head = model.layers[-1]
+    return bool(_spatial_layers(model)) and isinstance(head, keras.layers.Dense) and head.units == 1
+
+
 def _head(model: keras.Model) -> keras.layers.Dense:
     head = model.layers[-1]
     if not isinstance(head, keras.layers.Dense) or head.units != 1:

@@ -125,3 +125,22 @@ def test_analyze_command_rebuilds_a_deleted_analysis(real_run, shared_data, tmp_
     assert len(list((copy / artifacts.GRADCAM).glob("*.npz"))) == len(
         list((real_run.path / artifacts.GRADCAM).glob("*.npz"))
     )
+
+
+def test_explain_photos_skips_models_grad_cam_cannot_explain(tmp_path):
+    from pipeline import models
+    from pipeline.dataset import find_classes, list_files
+    from tests.imagefactory import write_class_folder
+
+    root = write_class_folder(tmp_path / "data", n_per_class=2, size=40)
+    paths = [s.path for s in list_files(root, find_classes(root))] + ["Cat/missing.jpg"]
+    inputs = keras.Input((32, 32, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    opaque = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(pooled))
+    run = artifacts.Run(tmp_path / "run", {})
+    count = analysis.explain_photos(
+        run, str(root), paths, {"cnn3": models.build_cnn3(32), "opaque": opaque}
+    )
+    assert count == 4  # the missing photo is skipped
+    stored = analysis.read_explanation(next((tmp_path / "run" / artifacts.GRADCAM).glob("*.npz")))
+    assert set(stored) == {"cnn3"} and stored["cnn3"]["image"].shape == (32, 32, 3)

@@ -134,3 +134,11 @@ def test_one_backward_pass_gives_both_maps_as_two_would():
     expected = tf.image.resize((cam / cam.max())[..., None], (SIZE, SIZE))[..., 0].numpy()
     np.testing.assert_allclose(pair["negative"][0], expected, atol=1e-5)
     assert np.argmax(pair["positive"]) != np.argmax(pair["negative"])
+
+
+def test_models_without_a_spatial_layer_are_not_explainable():
+    inputs = keras.Input((8, 8, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    opaque = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(pooled))
+    assert not gradcam.explainable(opaque)
+    assert gradcam.explainable(flat_model()) and gradcam.explainable(nested_model())
