@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import analysis, artifacts, gradcam
-from pipeline.images import ImageError, load_model_input
+from pipeline.images import ImageError, load_rgb, resize_for_model
 
 Maps = dict[str, dict[str, np.ndarray]]  # model -> {"image", "positive", "negative"}
 
@@ -39,13 +39,12 @@ def from_photo(run: artifacts.Run, path: str, load_models) -> tuple[Maps | None,
     """
     photo = Path(run.manifest["dataset"]["root"]) / path
     try:
-        models = load_models()
-        pixels = {
-            tuple(m.input_shape[1:3]): load_model_input(photo, tuple(m.input_shape[1:3]))
-            for m in models.values()
-        }
+        image = load_rgb(photo).image
     except (ImageError, OSError):
         return None, f"the photo is not at {photo}, and the pipeline stored no maps for it"
+    models = load_models()
+    sizes = {tuple(m.input_shape[1:3]) for m in models.values()}
+    pixels = {size: resize_for_model(image, size) for size in sizes}
     return live(models, pixels), "computed now from the photo"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, explain
@@ -9,6 +10,11 @@ from dashboard.settings import label
 from pipeline import artifacts
 
 EVIDENCE_CHOICES = ("each model's answer", "dog", "cat")
+
+
+def table(frame: pd.DataFrame, formats: dict[str, str], key: str) -> None:
+    """A full-width table without index, columns formatted by `formats`."""
+    st.dataframe(frame.style.format(formats, na_rep="–"), hide_index=True, width="stretch", key=key)
 
 
 def explanations(maps: explain.Maps, p_dog: dict[str, float], classes: list[str], key: str):

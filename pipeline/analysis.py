@@ -180,27 +180,26 @@ def explain_photos(run: artifacts.Run, root: str, paths: list[str], models: dict
     were explained.
     """
     from pipeline import gradcam
-    from pipeline.images import ImageError, load_model_input
+    from pipeline.images import ImageError, load_rgb, resize_for_model
 
     folder = run.path / artifacts.GRADCAM
     folder.mkdir(parents=True, exist_ok=True)
-    readable = []
+    photos = {}  # each photo decoded once, then resized for each model's input size
     for path in paths:
         try:
-            load_model_input(Path(root) / path, (8, 8))
-            readable.append(path)
+            photos[path] = load_rgb(Path(root) / path).image
         except (ImageError, OSError):
             continue
-    if not readable:
+    if not photos:
         return 0
-    arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in readable}
+    arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in photos}
     for name, model in models.items():
         if not gradcam.explainable(model):
             continue
         size = tuple(model.input_shape[1:3])
-        images = np.stack([load_model_input(Path(root) / p, size) for p in readable])
+        images = np.stack([resize_for_model(image, size) for image in photos.values()])
         maps = gradcam.gradcam_pair(model, images.astype(np.float32))
-        for i, path in enumerate(readable):
+        for i, path in enumerate(photos):
             arrays[path][f"{name}__image"] = images[i]
             for target, heat in maps.items():
                 arrays[path][f"{name}__{target}"] = heat[i].astype(np.float16)
@@ -209,7 +208,7 @@ def explain_photos(run: artifacts.Run, root: str, paths: list[str], models: dict
         tmp = target.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, **named)
         tmp.replace(target)
-    return len(readable)
+    return len(photos)
 
 
 def read_explanation(file: Path) -> dict[str, dict[str, np.ndarray]]:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, data, widgets
 from dashboard.settings import label
 
 st.title("Calibration")
@@ -34,19 +34,16 @@ table = pd.DataFrame(
         "log loss after": [r["after"]["log_loss"] for r in reports.values()],
     }
 )
-st.dataframe(
-    table.style.format(
-        {
-            "ECE": "{:.2%}",
-            "ECE after": "{:.2%}",
-            "log loss": "{:.4f}",
-            "log loss after": "{:.4f}",
-            "temperature T": "{:.2f}",
-        }
-    ),
-    hide_index=True,
-    width="stretch",
-    key="calibration_table",
+widgets.table(
+    table,
+    {
+        "ECE": "{:.2%}",
+        "ECE after": "{:.2%}",
+        "log loss": "{:.4f}",
+        "log loss after": "{:.4f}",
+        "temperature T": "{:.2f}",
+    },
+    "calibration_table",
 )
 st.caption(
     "Temperature scaling divides each model's logit by one number T fitted to minimise log "

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, data, widgets
 from dashboard.settings import label
 
 st.title("Efficiency frontier")
@@ -30,18 +30,15 @@ table = pd.DataFrame(
         ],
     }
 )
-st.dataframe(
-    table.style.format(
-        {
-            "accuracy": "{:.2%}",
-            "latency (ms)": "{:.1f}",
-            "size (MB)": "{:.1f}",
-            "params": "{:,}",
-        },
-    ),
-    hide_index=True,
-    width="stretch",
-    key="efficiency_table",
+widgets.table(
+    table,
+    {
+        "accuracy": "{:.2%}",
+        "latency (ms)": "{:.1f}",
+        "size (MB)": "{:.1f}",
+        "params": "{:,}",
+    },
+    "efficiency_table",
 )
 st.caption(
     "'Extra ms per accuracy point': going from the previous model on the frontier to this "

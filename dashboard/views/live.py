@@ -53,13 +53,10 @@ for index, (title, payload) in enumerate(items):
             "latency (ms)": [v.latency_ms for v in result.verdicts],
         }
     )
-    st.dataframe(
-        table.style.format(
-            {f"P({classes[0]})": "{:.3f}", f"P({classes[1]})": "{:.3f}", "latency (ms)": "{:.1f}"}
-        ),
-        hide_index=True,
-        width="stretch",
-        key=f"answer_{index}",
+    widgets.table(
+        table,
+        {f"P({classes[0]})": "{:.3f}", f"P({classes[1]})": "{:.3f}", "latency (ms)": "{:.1f}"},
+        f"answer_{index}",
     )
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
     if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):

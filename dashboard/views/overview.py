@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, widgets
 from dashboard.settings import REFERENCE_ACCURACY, label
 from pipeline.stats import wilson_interval
 
@@ -35,27 +35,23 @@ for record in run.model_records():
         }
     )
 board = pd.DataFrame(rows)
-st.dataframe(
-    board.style.format(
-        {
-            "val accuracy": "{:.2%}",
-            "reference": "{:.2%}",
-            "Δ vs reference (pts)": "{:+.2f}",
-            "precision": "{:.3f}",
-            "recall": "{:.3f}",
-            "F1": "{:.3f}",
-            "ROC AUC": "{:.4f}",
-            "params": "{:,}",
-            "trainable": "{:,}",
-            "size (MB)": "{:.1f}",
-            "train time (s)": "{:.0f}",
-            "latency (ms, 1 image)": "{:.1f}",
-        },
-        na_rep="–",
-    ),
-    hide_index=True,
-    width="stretch",
-    key="leaderboard",
+widgets.table(
+    board,
+    {
+        "val accuracy": "{:.2%}",
+        "reference": "{:.2%}",
+        "Δ vs reference (pts)": "{:+.2f}",
+        "precision": "{:.3f}",
+        "recall": "{:.3f}",
+        "F1": "{:.3f}",
+        "ROC AUC": "{:.4f}",
+        "params": "{:,}",
+        "trainable": "{:,}",
+        "size (MB)": "{:.1f}",
+        "train time (s)": "{:.0f}",
+        "latency (ms, 1 image)": "{:.1f}",
+    },
+    "leaderboard",
 )
 n_val = sum(manifest["dataset"]["counts"]["val"].values())
 st.caption(

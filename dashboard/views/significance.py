@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, data, widgets
 from dashboard.settings import label
 
 st.title("Is the difference real?")
@@ -41,11 +41,10 @@ table = pd.DataFrame(
         "significant at 5%": [r["significant"] for r in result["mcnemar"]],
     }
 )
-st.dataframe(
-    table.style.format({"p": "{:.2g}", "p (Holm)": "{:.2g}"}),
-    hide_index=True,
-    width="stretch",
-    key="mcnemar_table",
+widgets.table(
+    table,
+    {"p": "{:.2g}", "p (Holm)": "{:.2g}"},
+    "mcnemar_table",
 )
 
 st.subheader("How often do they agree?")

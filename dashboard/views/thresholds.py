@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, data, widgets
 from dashboard.settings import label
 from pipeline import metrics
 
@@ -59,19 +59,16 @@ for column, (name, frame) in zip(columns, predictions.items(), strict=False):
             "errors": int(matrix[0][1] + matrix[1][0]),
         }
     )
-st.dataframe(
-    pd.DataFrame(rows).style.format(
-        {
-            "accuracy": "{:.2%}",
-            "Δ accuracy vs 0.5 (pts)": "{:+.2f}",
-            f"precision ({classes[1]})": "{:.3f}",
-            f"recall ({classes[1]})": "{:.3f}",
-            "F1": "{:.3f}",
-        }
-    ),
-    hide_index=True,
-    width="stretch",
-    key="threshold_table",
+widgets.table(
+    pd.DataFrame(rows),
+    {
+        "accuracy": "{:.2%}",
+        "Δ accuracy vs 0.5 (pts)": "{:+.2f}",
+        f"precision ({classes[1]})": "{:.3f}",
+        f"recall ({classes[1]})": "{:.3f}",
+        "F1": "{:.3f}",
+    },
+    "threshold_table",
 )
 st.caption(
     "Chosen on the validation photos themselves, a threshold that looks better here is "
