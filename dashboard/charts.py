@@ -218,7 +218,7 @@ def reliability_diagram(reports: dict[str, dict], which: str) -> go.Figure:
                 x=[b["mean_p"] for b in bins],
                 y=[b["positive_rate"] for b in bins],
                 mode="lines+markers",
-                name=f"{label(name)} (ECE {report[which]['ece']:.2%})",
+                name=f"{label(name)} (P(dog) ECE {report[which]['ece_positive']:.2%})",
                 line={"color": COLORS.get(name)},
                 marker={"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
                 customdata=[[b["count"], b["low"], b["high"]] for b in bins],

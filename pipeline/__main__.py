@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline train|evaluate|analyze|fetch-data|bench`."""
+"""Command line: `python -m pipeline train|evaluate|analyze|verify|cache|fetch-data|bench`."""
 
 from __future__ import annotations
 
@@ -37,12 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--mobilenet-input-size", type=int)
     train.add_argument("--frozen-mode", choices=["features", "end-to-end"])
     train.add_argument("--feature-views", type=int, choices=[1, 2])
+    train.add_argument("--val-fraction", type=float, help="share of photos for validation (0.2)")
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
+    _no_wait(train)
 
     evaluate = sub.add_parser("evaluate", help="re-score a run's models on its validation split")
     evaluate.add_argument("run", help="run folder, run id, or 'latest'")
     evaluate.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     evaluate.add_argument("--data-dir")
+    _no_wait(evaluate)
 
     analyze = sub.add_parser(
         "analyze",
@@ -51,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("run", help="run folder, run id, or 'latest'")
     analyze.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     analyze.add_argument("--data-dir", help="the run's photos, for Grad-CAM (default: recorded)")
+    _no_wait(analyze)
+
+    verify = sub.add_parser("verify", help="check a run against its manifest (exit 1 if not)")
+    verify.add_argument("run", help="run folder, run id, or 'latest'")
+    verify.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+    verify.add_argument("--skip-models", action="store_true", help="do not load the models")
+
+    cache = sub.add_parser("cache", help="show the cache size; --prune drops what no run uses")
+    cache.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+    cache.add_argument("--prune", action="store_true")
+    cache.add_argument("--dry-run", action="store_true", help="with --prune: only report")
+    _no_wait(cache)
 
     fetch = sub.add_parser("fetch-data", help="download and clean the Microsoft PetImages archive")
     fetch.add_argument("--url", help="archive URL (file:// works)")
@@ -64,31 +79,74 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train(args) -> int:
-    from pipeline.run import train_study
+def _no_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail at once if another command is writing to the artifacts folder",
+    )
 
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "profile", "fresh")}
+
+def _train(args) -> int:
+    from pipeline.study import train_study
+
+    skip = ("command", "profile", "fresh", "no_wait")
+    overrides = {k: v for k, v in vars(args).items() if k not in skip}
     if overrides.get("models"):
         overrides["models"] = tuple(overrides["models"])
     try:
         config = make_config(args.profile, **overrides)
     except ValueError as err:
         raise PipelineError(str(err)) from None
-    train_study(config, fresh=args.fresh)
+    train_study(config, fresh=args.fresh, wait=not args.no_wait)
     return 0
 
 
 def _evaluate(args) -> int:
-    from pipeline.run import evaluate_run, resolve_run
+    from pipeline.rescore import evaluate_run
+    from pipeline.runs import resolve_run
 
-    evaluate_run(resolve_run(Path(args.out_dir), args.run), args.data_dir)
+    run = resolve_run(Path(args.out_dir), args.run)
+    evaluate_run(run, args.data_dir, wait=not args.no_wait)
     return 0
 
 
 def _analyze(args) -> int:
-    from pipeline.run import analyze_run, resolve_run
+    from pipeline.rescore import analyze_run
+    from pipeline.runs import resolve_run
 
-    analyze_run(resolve_run(Path(args.out_dir), args.run), args.data_dir)
+    analyze_run(resolve_run(Path(args.out_dir), args.run), args.data_dir, wait=not args.no_wait)
+    return 0
+
+
+def _verify(args) -> int:
+    from pipeline.runs import resolve_run
+    from pipeline.verify import verify_run
+
+    run = resolve_run(Path(args.out_dir), args.run)
+    problems = verify_run(run, load_models=not args.skip_models)
+    if not problems:
+        print(f"verified: {run.path}")
+        return 0
+    print(f"run {run.path} does not match its manifest:")
+    for problem in problems:
+        print(f"  - {problem}")
+    return 1
+
+
+def _cache(args) -> int:
+    from pipeline.prune import cache_size, prune_cache
+
+    out_dir = Path(args.out_dir)
+    before = cache_size(out_dir)
+    print(f"cache under {out_dir}: {before / 1e6:,.1f} MB")
+    if args.prune:
+        report = prune_cache(out_dir, args.dry_run, wait=not args.no_wait)
+        verb = "would free" if args.dry_run else "freed"
+        print(
+            f"{verb} {report.freed_bytes / 1e6:,.1f} MB: {report.removed_folders} store(s) no run "
+            f"uses, {report.removed_shards} shard(s) removed, {report.rewritten_shards} rewritten"
+        )
     return 0
 
 
@@ -113,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         "train": _train,
         "evaluate": _evaluate,
         "analyze": _analyze,
+        "verify": _verify,
+        "cache": _cache,
         "fetch-data": _fetch,
         "bench": _bench,
     }

@@ -24,13 +24,22 @@ EXPLAIN_PER_MODEL = 4
 EXPLAIN_SUSPECTS = 12
 
 
+def model_logits(frame: pd.DataFrame) -> pd.Series:
+    """A model's stored logits; for runs stored before the `logit` column existed, logits
+    recovered from P(dog), which loses the size of saturated predictions."""
+    if "logit" in frame:
+        return frame["logit"].astype(float)
+    return pd.Series(calibration.logits_from_probabilities(frame["p_dog"]), index=frame.index)
+
+
 def wide_predictions(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per validation photo: path, label, and P(dog), prediction and 'wrong' per model."""
+    """One row per validation photo: path, label, and P(dog), logit, prediction and 'wrong'
+    per model."""
     wide = None
     for name, frame in predictions.items():
-        part = frame[["path", "label", "p_dog", "predicted"]].rename(
-            columns={"p_dog": f"p_{name}", "predicted": f"pred_{name}"}
-        )
+        columns = {"p_dog": f"p_{name}", "logit": f"logit_{name}", "predicted": f"pred_{name}"}
+        part = frame.assign(logit=model_logits(frame))[["path", "label", *columns]]
+        part = part.rename(columns=columns)
         wide = part if wide is None else wide.merge(part, on=["path", "label"], how="outer")
     if wide is None:
         return pd.DataFrame(columns=["path", "label"])
@@ -143,7 +152,9 @@ def analyze(run: artifacts.Run) -> dict:
             "accuracy": k / len(labels),
             "accuracy_ci95": list(stats.wilson_interval(k, len(labels))),
             "curves": ranking_curves(labels, p),
-            "calibration": calibration.calibration_report(labels, p),
+            "calibration": calibration.calibration_report(
+                labels, wide[f"logit_{n}"].to_numpy(float)
+            ),
         }
     result = {
         "version": ANALYSIS_VERSION,

@@ -6,8 +6,9 @@ nothing else builds a path into a run.
     artifacts/
       latest -> runs/<run-id>          (only ever points at a complete run)
       runs/<run-id>/
-        manifest.json                  run, config, dataset, weights, environment, models
-        split.csv                      path, label, split for every usable file
+        manifest.json                  run identity, config, dataset, weights, environment,
+                                       models, and the sha256 + size of every file below
+        split.csv                      path, label, split, content sha256 of every used photo
         thumbs/<id>.jpg                thumbnails of misclassified validation photos
         analysis.json                  intervals, McNemar, agreement, ROC/PR, calibration,
                                        efficiency (see pipeline/analysis.py)
@@ -25,12 +26,15 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Runs written by older versions are still shown; they cannot be verified or resumed.
+READABLE_SCHEMAS = (1, 2)
 MANIFEST = "manifest.json"
 SPLIT = "split.csv"
 RUNS = "runs"
@@ -60,7 +64,8 @@ HISTORY_COLUMNS = [
     "learning_rate",
     "seconds",
 ]
-PREDICTION_COLUMNS = ["path", "label", "p_dog", "predicted"]
+PREDICTION_COLUMNS = ["path", "label", "p_dog", "logit", "predicted"]
+SPLIT_COLUMNS = ["path", "label", "split", "sha256"]
 MISCLASSIFIED_COLUMNS = ["path", "label", "predicted", "p_dog", "confidence", "thumb"]
 
 
@@ -91,14 +96,27 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
 
 
 def staging_dir(run_dir: Path, name: str) -> Path:
-    """A fresh hidden folder next to `models/<name>` to build a model's files in."""
+    """A fresh hidden folder, unique to this process, to build a model's files in."""
     parent = run_dir / MODELS
     parent.mkdir(parents=True, exist_ok=True)
-    stage = parent / f".{name}.staging"
-    if stage.exists():
-        shutil.rmtree(stage)
+    stage = parent / f".{name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     return stage
+
+
+def checkpoint_dir(run_dir: Path, name: str) -> Path:
+    """Where a model's last finished epoch is kept until the model is published."""
+    return run_dir / MODELS / f".{name}.checkpoint"
+
+
+def remove_stale_staging(run_dir: Path) -> int:
+    """Delete staging folders left by killed writers (call only while holding the lock)."""
+    parent = run_dir / MODELS
+    stale = [p for p in parent.glob(".*.staging-*")] if parent.is_dir() else []
+    stale += [p for p in parent.glob(".*.old")] if parent.is_dir() else []
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
 
 
 def publish_dir(stage: Path, final: Path) -> None:
@@ -116,11 +134,12 @@ def publish_dir(stage: Path, final: Path) -> None:
 
 def point_latest(artifacts_dir: Path, run_dir: Path) -> None:
     """Atomically point `artifacts/latest` at a complete run."""
+    from pipeline import faults
+
     link = artifacts_dir / LATEST
-    tmp = artifacts_dir / f".{LATEST}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
+    tmp = artifacts_dir / f".{LATEST}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     os.symlink(Path(RUNS) / run_dir.name, tmp)
+    faults.point("latest")
     os.replace(tmp, link)
 
 
@@ -225,7 +244,7 @@ def read_run(run_dir: Path) -> Run:
         manifest = json.loads(manifest_path.read_text())
     except ValueError as err:
         raise ArtifactError(f"{manifest_path} is not valid JSON ({err})") from None
-    if manifest.get("schema_version") != SCHEMA_VERSION:
+    if manifest.get("schema_version") not in READABLE_SCHEMAS:
         raise ArtifactError(
             f"{manifest_path} has schema version {manifest.get('schema_version')}, "
             f"this code reads version {SCHEMA_VERSION}"
@@ -239,13 +258,13 @@ def list_runs(artifacts_dir: Path) -> list[Run]:
     if not runs_dir.is_dir():
         return []
     runs = []
-    for child in sorted(runs_dir.iterdir(), reverse=True):
+    for child in runs_dir.iterdir():
         if child.is_dir() and (child / MANIFEST).is_file():
             try:
                 runs.append(read_run(child))
             except ArtifactError:
                 continue
-    return runs
+    return sorted(runs, key=lambda r: (r.manifest.get("created", ""), r.path.name), reverse=True)
 
 
 def latest_run(artifacts_dir: Path) -> Run | None:

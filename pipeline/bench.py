@@ -31,6 +31,23 @@ def _images_per_second(model, data, n_images: int) -> float:
     return seen / (time.perf_counter() - start) if seen else float("nan")
 
 
+def _incremental_cache(dataset, size: int, batch: int, added: int = 100) -> dict[str, float]:
+    """Photos decoded and seconds spent when the folder grows by `added` photos."""
+    base, extra = dataset.train[:-added], dataset.train[-added:]
+    results = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for label, samples in (
+            (f"first {len(base)} photos", base),
+            (f"+{added} photos", base + extra),
+        ):
+            decoded: list[int] = []
+            start = time.perf_counter()
+            features.load_or_decode(cache, dataset.root, samples, size, batch, decoded.append)
+            results[f"pixel cache, {label}: photos decoded"] = sum(decoded)
+            results[f"pixel cache, {label}: seconds"] = time.perf_counter() - start
+    return results
+
+
 def main(args) -> dict:
     data_dir = args.data_dir or str(default_data_dir())
     config = make_config(
@@ -64,6 +81,8 @@ def main(args) -> dict:
             on_the_fly = _images_per_second(model, train, len(x))
             results[f"{name} train img/s (decoding every epoch)"] = on_the_fly
             results[f"{name} speed-up of cached photos"] = rate / on_the_fly
+
+    results.update(_incremental_cache(dataset, size, config.inference_batch_size))
 
     frozen = models.build_mobilenetv2(config.mobilenet_input_size, weights)
     compile_model(frozen, 1e-3)
@@ -122,6 +141,10 @@ def main(args) -> dict:
             model, tuple(model.input_shape[1:3])
         )
 
+    from pipeline.environment import environment
+
+    env = environment()
+    print(f"CPU: {env['cpu']} ({env['cpu_count']} cores; flags {' '.join(env['cpu_flags'])})")
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value:10.1f}")

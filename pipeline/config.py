@@ -78,9 +78,11 @@ class RunConfig:
         return cls(**values)
 
     def fingerprint(self) -> str:
-        """Short hash of what determines the results (not where they are written)."""
+        """Short hash of the settings that determine the results: not where the photos are
+        read from or the outputs written (the photos themselves are fingerprinted)."""
         data = self.to_dict()
         data.pop("out_dir")
+        data.pop("data_dir")
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
 
@@ -117,6 +119,11 @@ def validate(config: RunConfig) -> None:
     unknown = [m for m in config.models if m not in MODEL_NAMES]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")
+    if config.max_per_class is not None and config.max_per_class < 1:
+        raise ValueError(
+            f"--max-per-class must be at least 1 (got {config.max_per_class}); "
+            "leave it out to use every photo"
+        )
     if not 0.0 < config.val_fraction < 1.0:
         raise ValueError("val_fraction must be between 0 and 1")
     if config.frozen_mode not in ("features", "end-to-end"):

@@ -1,30 +1,40 @@
 """Find, check and split the photos; stream them to Keras with tf.data.
 
-The split depends only on each file's relative path and the seed, so a file
-never changes side when the folder grows, and no file is on both sides.
+Every photo is identified by its content (sha256), not only its name: the
+split hashes the content, so identical photos under two names always land on
+the same side, a file never changes side when the folder grows, and the
+caches and the run's data fingerprint follow what the photos are.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
+import re
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from pipeline import faults
 from pipeline.errors import PipelineError
-from pipeline.images import ImageError, load_model_input, load_rgb
+from pipeline.images import ImageError, load_model_input, load_rgb, loader_identity
 
-SCAN_CACHE_VERSION = 1
+SCAN_CACHE_VERSION = 2
+# Fewer usable photos than this in a class cannot make a meaningful split.
+MIN_PER_CLASS = 5
 
 
 @dataclass(frozen=True)
 class Sample:
     path: str  # relative to the data folder, with forward slashes
     label: int
+    sha256: str = ""  # content hash; empty only where a caller does not need it
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,12 @@ class Dataset:
     converted: dict[str, str]  # path -> what was converted
     excluded: list[str]
     found: int
+    unmatched_exclusions: list[str] = field(default_factory=list)
+    duplicates: list[list[str]] = field(default_factory=list)  # paths with identical content
+
+    @property
+    def samples(self) -> list[Sample]:
+        return sorted(self.train + self.val, key=lambda s: s.path)
 
     def counts(self) -> dict:
         def per_class(samples: list[Sample]) -> dict[str, int]:
@@ -55,19 +71,20 @@ class Dataset:
             "skipped": len(self.skipped),
             "converted": len(self.converted),
             "excluded": len(self.excluded),
+            "duplicate_groups": len(self.duplicates),
             "train": per_class(self.train),
             "val": per_class(self.val),
         }
 
 
-def _unit_hash(salt: str, seed: int, path: str) -> float:
-    digest = hashlib.sha256(f"{salt}:{seed}:{path}".encode()).digest()
+def _unit_hash(salt: str, seed: int, key: str) -> float:
+    digest = hashlib.sha256(f"{salt}:{seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def is_validation(path: str, seed: int, fraction: float) -> bool:
-    """Deterministic per-file split: the same file always lands on the same side."""
-    return _unit_hash("split", seed, path) < fraction
+def is_validation(content_sha256: str, seed: int, fraction: float) -> bool:
+    """Deterministic split by content: identical photos always land on the same side."""
+    return _unit_hash("split", seed, content_sha256) < fraction
 
 
 def find_classes(root: Path) -> list[str]:
@@ -85,86 +102,152 @@ def find_classes(root: Path) -> list[str]:
     return classes
 
 
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as surrogate escapes
+        return False
+    return True
+
+
 def list_files(root: Path, class_names: list[str]) -> list[Sample]:
+    """Every file under the class folders, labelled by folder, in sorted order."""
     samples = []
     for label, name in enumerate(class_names):
         for dirpath, dirnames, filenames in os.walk(root / name):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for filename in sorted(filenames):
-                rel = Path(dirpath, filename).relative_to(root).as_posix()
-                samples.append(Sample(rel, label))
+                samples.append(Sample(Path(dirpath, filename).relative_to(root).as_posix(), label))
     return samples
 
 
-def inspect_file(path: Path) -> str | None:
-    """None if the file is usable as is, else 'skip: why' or 'convert: what'."""
+def _bad_name(sample: Sample) -> Skipped:
+    shown = sample.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return Skipped(shown, "file name is not valid UTF-8; rename the file to use it")
+
+
+def hash_samples(root: Path, samples: list[Sample]) -> list[Sample]:
+    """The samples with their content sha256 filled in."""
+    return [
+        Sample(s.path, s.label, hashlib.sha256((Path(root) / s.path).read_bytes()).hexdigest())
+        for s in samples
+    ]
+
+
+def inspect_bytes(data: bytes) -> str | None:
+    """None if the photo is usable as is, else 'skip: why' or 'convert: what'."""
     try:
-        loaded = load_rgb(path)
+        loaded = load_rgb(data)
     except ImageError as err:
         return f"skip: {err}"
-    except OSError as err:
-        return f"skip: unreadable ({err.strerror or err})"
     if loaded.notes:
         return "convert: " + "; ".join(loaded.notes)
     return None
 
 
-def _load_scan_cache(cache_file: Path | None) -> dict:
+def _read_and_hash(path: Path) -> tuple[str | None, bytes | None, str | None]:
+    """(sha256, bytes, error) of one file."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return None, None, f"skip: unreadable ({err.strerror or err})"
+    return hashlib.sha256(data).hexdigest(), data, None
+
+
+def _load_verdicts(cache_file: Path | None) -> dict:
     if cache_file is None or not cache_file.exists():
         return {}
     try:
         data = json.loads(cache_file.read_text())
     except (OSError, ValueError):
         return {}
-    return data.get("files", {}) if data.get("version") == SCAN_CACHE_VERSION else {}
+    fresh = data.get("version") == SCAN_CACHE_VERSION and data.get("loader") == loader_identity()
+    return data.get("verdicts", {}) if fresh else {}
+
+
+def _save_verdicts(cache_file: Path, verdicts: dict) -> None:
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
+    payload = {"version": SCAN_CACHE_VERSION, "loader": loader_identity(), "verdicts": verdicts}
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, cache_file)
 
 
 def scan(
     root: Path, samples: list[Sample], cache_file: Path | None = None, progress=None
-) -> dict[str, str | None]:
-    """Check every file once (cached by size and mtime); returns path -> verdict."""
-    cached = _load_scan_cache(cache_file)
+) -> tuple[list[Sample], dict[str, str | None]]:
+    """Hash every file and check it once per content; returns (hashed samples, path -> verdict).
+
+    Verdicts are cached by content hash and loader version, so a moved folder is not
+    decoded again, and an edited photo is.
+    """
+    cached = _load_verdicts(cache_file)
+    known = dict(cached)
     verdicts: dict[str, str | None] = {}
-    todo: list[tuple[str, list]] = []
-    for sample in samples:
-        st = (root / sample.path).stat()
-        key = [st.st_size, st.st_mtime_ns]
-        hit = cached.get(sample.path)
-        if hit and hit[0] == key:
-            verdicts[sample.path] = hit[1]
-        else:
-            todo.append((sample.path, key))
+    hashed: list[Sample] = []
+
+    def check(sample: Sample):
+        digest, data, error = _read_and_hash(root / sample.path)
+        if error or digest in known:
+            return sample, digest, error if error else known[digest]
+        return sample, digest, inspect_bytes(data)
+
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = pool.map(lambda item: inspect_file(root / item[0]), todo)
-        for i, ((path, _), verdict) in enumerate(zip(todo, results, strict=True)):
-            verdicts[path] = verdict
-            if progress is not None and (i + 1) % max(1, len(todo) // 5) == 0:
-                progress(i + 1, len(todo))
-    if cache_file is not None and todo:
-        entries = {}
-        for sample in samples:
-            st = (root / sample.path).stat()
-            entries[sample.path] = [[st.st_size, st.st_mtime_ns], verdicts[sample.path]]
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": SCAN_CACHE_VERSION, "files": entries}))
-        os.replace(tmp, cache_file)
-    return verdicts
+        for i, (sample, digest, verdict) in enumerate(pool.map(check, samples)):
+            faults.point("scan")
+            verdicts[sample.path] = verdict
+            if digest is not None:
+                hashed.append(Sample(sample.path, sample.label, digest))
+                known[digest] = verdict
+            if progress is not None and (i + 1) % max(1, len(samples) // 5) == 0:
+                progress(i + 1, len(samples))
+    if cache_file is not None and known != cached:
+        _save_verdicts(cache_file, known)
+    return hashed, verdicts
 
 
-def read_exclusions(exclude_file: str | None) -> set[str]:
-    """Relative paths listed one per line (or as the first CSV column); '#' starts a comment."""
+def _without_comment(entry: str) -> str:
+    """'Cat/1.jpg  # mislabeled' -> 'Cat/1.jpg'; surrounding quotes are dropped too."""
+    entry = re.split(r"\s+#", entry, maxsplit=1)[0].strip()
+    if len(entry) >= 2 and entry[0] == entry[-1] and entry[0] in "\"'":
+        entry = entry[1:-1]
+    return entry
+
+
+def _exclusion_entries(text: str) -> list[str]:
+    """Paths from an exclusion list: a CSV with a `path` column, or one path per line."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = next(csv.reader([lines[0]]))
+    if header and header[0].strip().lower() == "path":
+        rows = list(csv.reader(io.StringIO(text)))[1:]
+        entries = [_without_comment(row[0]) for row in rows if row]
+    else:
+        entries = [_without_comment(line) for line in lines if not line.lstrip().startswith("#")]
+    return [e for e in entries if e]
+
+
+def read_exclusions(exclude_file: str | None) -> list[str]:
+    """Relative paths to leave out, in file order.
+
+    Either a CSV whose first column is headed `path` (as suspects.csv is; quoted
+    fields may hold commas), or one path per line. In both, ' # ...' ends an entry
+    with a comment, a line starting with '#' is a comment, and quotes around a
+    path are dropped.
+    """
     if not exclude_file:
-        return set()
+        return []
     path = Path(exclude_file)
     if not path.is_file():
         raise PipelineError(f"exclusion list {path} does not exist")
-    paths = set()
-    for line in path.read_text().splitlines():
-        entry = line.split("#", 1)[0].split(",", 1)[0].strip()
-        if entry and entry != "path":
-            paths.add(entry)
-    return paths
+    try:
+        entries = _exclusion_entries(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise PipelineError(f"exclusion list {path} is not UTF-8 text") from None
+    except csv.Error as err:
+        raise PipelineError(f"exclusion list {path} is not valid CSV ({err})") from None
+    return [e.replace("\\", "/").removeprefix("./") for e in entries]
 
 
 def subset(samples: list[Sample], max_per_class: int | None, seed: int) -> list[Sample]:
@@ -179,6 +262,31 @@ def subset(samples: list[Sample], max_per_class: int | None, seed: int) -> list[
     return sorted(chosen, key=lambda s: s.path)
 
 
+def duplicate_groups(samples: list[Sample]) -> list[list[str]]:
+    """Paths of photos whose content is identical, one sorted list per group."""
+    by_hash: dict[str, list[str]] = defaultdict(list)
+    for sample in samples:
+        by_hash[sample.sha256].append(sample.path)
+    return sorted(sorted(paths) for paths in by_hash.values() if len(paths) > 1)
+
+
+def _check_classes(root: Path, class_names: list[str], usable, train, val, fraction) -> None:
+    for label, name in enumerate(class_names):
+        n = sum(s.label == label for s in usable)
+        if n < MIN_PER_CLASS:
+            raise PipelineError(
+                f"class folder {root / name} holds {n} usable photo(s); at least "
+                f"{MIN_PER_CLASS} per class are needed for a training and a validation split"
+            )
+        for side, part in (("validation", val), ("training", train)):
+            if not any(s.label == label for s in part):
+                raise PipelineError(
+                    f"no {side} photo of class {name}: its {n} photos all fell on the other "
+                    f"side of the {fraction:.0%} split. Add photos, or change --val-fraction "
+                    "or --seed"
+                )
+
+
 def load_dataset(
     root: Path,
     seed: int,
@@ -188,27 +296,28 @@ def load_dataset(
     cache_file: Path | None = None,
     progress=None,
 ) -> Dataset:
-    """Discover, check, subset and split the photos under `root`."""
+    """Discover, hash, check, subset and split the photos under `root`."""
     root = Path(root)
     class_names = find_classes(root)
-    all_samples = list_files(root, class_names)
-    excluded = read_exclusions(exclude_file)
+    listed = list_files(root, class_names)
+    all_samples = [s for s in listed if _is_utf8(s.path)]
+    bad_names = [_bad_name(s) for s in listed if not _is_utf8(s.path)]
+    entries = read_exclusions(exclude_file)
+    known_paths = {s.path for s in all_samples}
+    excluded = set(entries) & known_paths
+    unmatched = list(dict.fromkeys(e for e in entries if e not in known_paths))
     candidates = subset([s for s in all_samples if s.path not in excluded], max_per_class, seed)
-    verdicts = scan(root, candidates, cache_file, progress)
-    skipped = [
+    hashed, verdicts = scan(root, candidates, cache_file, progress)
+    skipped = bad_names + [
         Skipped(p, v[len("skip: ") :]) for p, v in verdicts.items() if v and v.startswith("skip")
     ]
     converted = {
         p: v[len("convert: ") :] for p, v in verdicts.items() if v and v.startswith("convert")
     }
-    usable = [s for s in candidates if not (verdicts[s.path] or "").startswith("skip")]
-    for label, name in enumerate(class_names):
-        if not any(s.label == label for s in usable):
-            raise PipelineError(f"class folder {root / name} holds no usable images")
-    val = [s for s in usable if is_validation(s.path, seed, val_fraction)]
-    train = [s for s in usable if not is_validation(s.path, seed, val_fraction)]
-    if not train or not val:
-        raise PipelineError("too few images to make both a training and a validation split")
+    usable = [s for s in hashed if not (verdicts[s.path] or "").startswith("skip")]
+    val = [s for s in usable if is_validation(s.sha256, seed, val_fraction)]
+    train = [s for s in usable if not is_validation(s.sha256, seed, val_fraction)]
+    _check_classes(root, class_names, usable, train, val, val_fraction)
     return Dataset(
         str(root),
         class_names,
@@ -216,8 +325,10 @@ def load_dataset(
         val,
         sorted(skipped, key=lambda s: s.path),
         converted,
-        sorted(excluded & {s.path for s in all_samples}),
-        len(all_samples),
+        sorted(excluded),
+        len(all_samples) + len(bad_names),
+        unmatched,
+        duplicate_groups(usable),
     )
 
 

@@ -1,55 +1,57 @@
-"""Cache what does not change between epochs, so it is computed once.
+"""Cache what does not change between epochs, so it is computed once per photo.
 
 For the small CNNs that is the decoded, resized photos (uint8). For the frozen
 MobileNetV2 phase it is the pooled 1280-d feature vector; for fine-tuning, the
 activation just below the unfrozen layers (7x7x160 at 224px). Both come out of
-one pass over the images. Everything lives in memory-mapped .npy files, so
-memory stays flat whatever the folder size.
+one pass over the photos. Every row is keyed by the photo's content hash and
+by what produced it (`pipeline.cache`), and read back memory-mapped, so memory
+stays flat whatever the folder size.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from pipeline import faults
+from pipeline.cache import RowView, ShardStore, gather
 from pipeline.dataset import Sample, image_dataset, quiet_options
+from pipeline.images import loader_identity
 
-FEATURES_VERSION = 1
+# Bump when the extraction itself changes (what is cut, how views are made).
+FEATURES_VERSION = 2
 
 
 @dataclass
 class FeatureSet:
     """Features of one split: `pooled` (n, d), optional `cut` (n, h, w, c), `labels` (n, 1)."""
 
-    pooled: np.ndarray
-    cut: np.ndarray | None
+    pooled: RowView
+    cut: RowView | None
     labels: np.ndarray
+    stores: list[str] = field(default_factory=list)
 
 
-def cache_key(
-    weights_sha: str | None,
-    input_size: int,
-    cut_layer: str | None,
-    samples: list[Sample],
-    views: int,
-) -> str:
-    blob = json.dumps(
-        [
-            FEATURES_VERSION,
-            weights_sha,
-            input_size,
-            cut_layer,
-            views,
-            [[s.path, s.label] for s in samples],
-        ]
-    ).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+def labels_of(samples: list[Sample], views: int = 1) -> np.ndarray:
+    return np.array([[s.label] for s in samples] * views, dtype=np.float32)
+
+
+def _require_hashes(samples: list[Sample]) -> None:
+    if any(not s.sha256 for s in samples):
+        raise ValueError("caching needs each sample's content hash (see dataset.hash_samples)")
+
+
+def _unique(samples: list[Sample], hashes: set[str]) -> list[Sample]:
+    """One sample per wanted content hash, in order."""
+    _require_hashes(samples)
+    chosen: dict[str, Sample] = {}
+    for sample in samples:
+        if sample.sha256 in hashes and sample.sha256 not in chosen:
+            chosen[sample.sha256] = sample
+    return list(chosen.values())
 
 
 def extractor(model: keras.Model, cut_layer: str | None) -> keras.Model:
@@ -60,62 +62,80 @@ def extractor(model: keras.Model, cut_layer: str | None) -> keras.Model:
     return keras.Model(model.input, [pooled, model.get_layer(cut_layer).input])
 
 
-def _extract_into(
-    files: dict,
+def feature_stores(
+    cache_root: Path,
     ext: keras.Model,
+    weights_sha: str | None,
+    input_size: int,
+    cut_layer: str | None,
+    view: str,
+) -> dict[str, ShardStore]:
+    """The stores of pooled features (and cut activations) of one view of the photos."""
+    from pipeline.fingerprint import preprocessing_identity
+
+    base = {
+        "extractor": FEATURES_VERSION,
+        "weights_sha256": weights_sha,
+        "input_size": input_size,
+        "view": view,
+        **preprocessing_identity(),
+    }
+    stores = {
+        "pooled": ShardStore(
+            cache_root,
+            "pooled",
+            base,
+            {"pooled": (tuple(ext.outputs[0].shape[1:]), np.float32)},
+        )
+    }
+    if cut_layer is not None:
+        stores["cut"] = ShardStore(
+            cache_root,
+            "cut",
+            base | {"cut_layer": cut_layer},
+            {"cut": (tuple(ext.outputs[1].shape[1:]), np.float32)},
+        )
+    return stores
+
+
+def _extract_missing(
+    ext: keras.Model,
+    stores: dict[str, ShardStore],
     root: str,
     samples: list[Sample],
     input_size: int,
     batch_size: int,
     mirror: bool,
-    offset: int,
     progress,
 ) -> None:
-    ds = image_dataset(root, samples, (input_size, input_size), batch_size, mirror=mirror)
-    row = offset
-    for images, labels in ds:
+    need = {name: set(store.missing(s.sha256 for s in samples)) for name, store in stores.items()}
+    todo = _unique(samples, set().union(*need.values()))
+    if not todo:
+        return
+    writers = {name: store.writer() for name, store in stores.items()}
+    ds = image_dataset(root, todo, (input_size, input_size), batch_size, mirror=mirror)
+    row = 0
+    for images, _ in ds:
         outputs = ext.predict_on_batch(images)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        n = len(labels)
-        files["pooled"][row : row + n] = outputs[0]
-        if "cut" in files:
-            files["cut"][row : row + n] = outputs[1]
-        files["labels"][row : row + n] = labels.numpy()
-        row += n
+        outputs = dict(zip(stores, outputs, strict=True))
+        keys = [s.sha256 for s in todo[row : row + len(images)]]
+        for name, writer in writers.items():
+            keep = [i for i, key in enumerate(keys) if key in need[name]]
+            if keep:
+                writer.add([keys[i] for i in keep], **{name: np.asarray(outputs[name])[keep]})
+        row += len(images)
+        faults.point("features")
         if progress is not None:
-            progress(n)
-
-
-def _cached_arrays(folder: Path, specs: dict, fill) -> dict[str, np.ndarray]:
-    """Memory-mapped arrays `{name: (shape, dtype)}` under `folder`, filled once by `fill(files)`.
-
-    They are written to a staging folder that is renamed only when complete, so
-    an interrupted extraction is redone, never half-read.
-    """
-    if not (folder / "done").exists():
-        stage = folder.with_name(folder.name + ".partial")
-        if stage.exists():
-            shutil.rmtree(stage)
-        stage.mkdir(parents=True)
-        files = {
-            name: np.lib.format.open_memmap(stage / f"{name}.npy", "w+", dtype, shape)
-            for name, (shape, dtype) in specs.items()
-        }
-        fill(files)
-        for array in files.values():
-            array.flush()
-        del files
-        (stage / "done").write_text("ok\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        stage.rename(folder)
-    return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in specs}
+            progress(len(images))
+    for writer in writers.values():
+        writer.flush()
 
 
 def load_or_extract(
     model: keras.Model,
-    cache_dir: Path,
-    key: str,
+    cache_root: Path,
+    weights_sha: str | None,
     root: str,
     samples: list[Sample],
     input_size: int,
@@ -124,72 +144,63 @@ def load_or_extract(
     views: int = 1,
     progress=None,
 ) -> FeatureSet:
-    """Features for `samples` (x `views`: the second view is mirrored), cached under `key`."""
+    """Features for `samples` (x `views`: the second view is mirrored), computed only for
+    photos the cache does not hold yet."""
     ext = extractor(model, cut_layer)
-    rows = len(samples) * views
-    specs = {
-        "pooled": ((rows, *ext.outputs[0].shape[1:]), np.float32),
-        "labels": ((rows, 1), np.float32),
-    }
-    if cut_layer is not None:
-        specs["cut"] = ((rows, *ext.outputs[1].shape[1:]), np.float32)
-
-    def fill(files):
-        for view in range(views):
-            _extract_into(
-                files,
-                ext,
-                root,
-                samples,
-                input_size,
-                batch_size,
-                mirror=view == 1,
-                offset=view * len(samples),
-                progress=progress,
-            )
-
-    arrays = _cached_arrays(Path(cache_dir) / key, specs, fill)
-    return FeatureSet(arrays["pooled"], arrays.get("cut"), arrays["labels"])
+    parts: dict[str, list] = {"pooled": [], "cut": []}
+    names = []
+    for view in range(views):
+        mirror = view == 1
+        stores = feature_stores(
+            cache_root, ext, weights_sha, input_size, cut_layer, "mirrored" if mirror else "plain"
+        )
+        _extract_missing(ext, stores, root, samples, input_size, batch_size, mirror, progress)
+        for name, store in stores.items():
+            parts[name].append((store, [s.sha256 for s in samples]))
+            names.append(store.name)
+    cut = gather(parts["cut"], "cut") if cut_layer is not None else None
+    return FeatureSet(gather(parts["pooled"], "pooled"), cut, labels_of(samples, views), names)
 
 
-def pixels_key(input_size: int, samples: list[Sample]) -> str:
-    blob = json.dumps([FEATURES_VERSION, "pixels", input_size, [s.path for s in samples]])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def pixel_store(cache_root: Path, input_size: int) -> ShardStore:
+    return ShardStore(
+        cache_root,
+        "pixels",
+        {"input_size": input_size, **loader_identity()},
+        {"image": ((input_size, input_size, 3), np.uint8)},
+    )
 
 
 def load_or_decode(
-    cache_dir: Path,
+    cache_root: Path,
     root: str,
     samples: list[Sample],
     input_size: int,
     batch_size: int,
     progress=None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 images, float32 labels) of `samples` at `input_size`, decoded once and cached.
+) -> tuple[RowView, np.ndarray]:
+    """(uint8 images, float32 labels) of `samples` at `input_size`; only photos the cache
+    does not hold yet are decoded.
 
     The pixels are exactly what `load_model_input` gives, so a model trained on
     them sees what it sees at evaluation and on a live upload. Both small CNNs
     share one cache, and no epoch decodes a JPEG again.
     """
-    n = len(samples)
-    specs = {
-        "images": ((n, input_size, input_size, 3), np.uint8),
-        "labels": ((n, 1), np.float32),
-    }
-
-    def fill(files):
+    store = pixel_store(cache_root, input_size)
+    todo = _unique(samples, set(store.missing(s.sha256 for s in samples)))
+    if todo:
+        writer = store.writer()
         shape = (input_size, input_size)
         row = 0
-        for images, labels in image_dataset(root, samples, shape, batch_size, as_float=False):
-            files["images"][row : row + len(labels)] = images.numpy()
-            files["labels"][row : row + len(labels)] = labels.numpy()
-            row += len(labels)
+        for images, _ in image_dataset(root, todo, shape, batch_size, as_float=False):
+            keys = [s.sha256 for s in todo[row : row + len(images)]]
+            writer.add(keys, image=images.numpy())
+            row += len(images)
+            faults.point("pixels")
             if progress is not None:
-                progress(len(labels))
-
-    key = pixels_key(input_size, samples)
-    arrays = _cached_arrays(Path(cache_dir) / key, specs, fill)
-    return arrays["images"], arrays["labels"]
+                progress(len(images))
+        writer.flush()
+    return gather([(store, [s.sha256 for s in samples])], "image"), labels_of(samples)
 
 
 def array_dataset(

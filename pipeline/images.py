@@ -18,6 +18,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Larger images are refused before decoding: a guard against decompression bombs.
 MAX_PIXELS = 40_000_000
+# Bump whenever a change here can alter the pixels a model sees: caches of decoded
+# photos and features, and run identities, are keyed on it (and on Pillow's version).
+LOADER_VERSION = 2
 RESAMPLE = Image.Resampling.BILINEAR
 BACKGROUND = (255, 255, 255)
 
@@ -124,6 +127,13 @@ def resize_for_model(img: Image.Image, input_size: tuple[int, int]) -> np.ndarra
     if img.size != (width, height):
         img = img.resize((width, height), RESAMPLE)
     return np.asarray(img, dtype=np.uint8)
+
+
+def loader_identity() -> dict:
+    """What decides the pixels `load_model_input` gives: this loader's version and Pillow's."""
+    import PIL
+
+    return {"loader": LOADER_VERSION, "pillow": PIL.__version__}
 
 
 def load_model_input(source: Source, input_size: tuple[int, int]) -> np.ndarray:

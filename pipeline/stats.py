@@ -57,13 +57,15 @@ def mcnemar(a_correct: np.ndarray, b_correct: np.ndarray) -> McNemar:
 
 
 def mcnemar_from_counts(a_only: int, b_only: int) -> McNemar:
+    """McNemar's test from the two discordant counts. The continuity correction is
+    floored at zero: equal counts are no evidence at all (statistic 0, p = 1)."""
     discordant = a_only + b_only
     if discordant == 0:
         return McNemar(a_only, b_only, 0.0, 1.0, "no discordant pairs")
     if discordant < EXACT_BELOW:
         p = sps.binomtest(a_only, discordant, 0.5).pvalue
         return McNemar(a_only, b_only, float(min(a_only, b_only)), float(p), "exact binomial")
-    statistic = (abs(a_only - b_only) - 1) ** 2 / discordant
+    statistic = max(0, abs(a_only - b_only) - 1) ** 2 / discordant
     p = sps.chi2.sf(statistic, df=1)
     return McNemar(a_only, b_only, float(statistic), float(p), "chi-square, continuity-corrected")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pipeline import features, models
+from pipeline import checkpoint, features, models
 from pipeline.config import RunConfig
 from pipeline.dataset import Dataset, image_dataset
 from pipeline.weights import WeightsSource
@@ -23,9 +23,11 @@ class Trained:
     history: list[dict]
     seconds: float
     notes: list[str] = field(default_factory=list)
-    # P(positive) for the validation samples, when training already computed them
-    # from cached inputs (identical to running the saved model on the photos).
-    val_predictions: np.ndarray | None = None
+    # (P(positive), logit) of the validation samples, when training already computed
+    # them from cached inputs (identical to running the saved model on the photos).
+    val_predictions: tuple[np.ndarray, np.ndarray] | None = None
+    caches: list[str] = field(default_factory=list)  # cache stores this model read
+    resumed_at: int = 0  # epochs taken from a checkpoint instead of trained again
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -69,18 +71,37 @@ def compile_model(model: keras.Model, learning_rate) -> None:
     )
 
 
-def _fit(model, train_data, val_data, epochs: int, phase: str, first_epoch: int = 1) -> list[dict]:
-    # Shuffling is done by the data pipelines themselves.
+def _fit(
+    model,
+    train_data,
+    val_data,
+    epochs: int,
+    phase: str,
+    first_epoch: int = 1,
+    checkpoint_dir: Path | None = None,
+) -> tuple[list[dict], int]:
+    """Fit, resuming after the last epoch checkpointed in `checkpoint_dir`.
+
+    Returns (one history row per epoch, epochs taken from the checkpoint).
+    """
     recorder = EpochRecorder(phase, first_epoch)
-    model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=epochs,
-        callbacks=[recorder],
-        verbose=_verbose(),
-        shuffle=False,
-    )
-    return recorder.rows
+    callbacks = [recorder]
+    done = 0
+    if checkpoint_dir is not None:
+        done, recorder.rows = checkpoint.restore(checkpoint_dir, model)
+        callbacks.append(checkpoint.EpochCheckpoint(checkpoint_dir, recorder))
+    if done < epochs:
+        # Shuffling is done by the data pipelines themselves.
+        model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=epochs,
+            initial_epoch=done,
+            callbacks=callbacks,
+            verbose=_verbose(),
+            shuffle=False,
+        )
+    return recorder.rows, done
 
 
 def train_val_data(config: RunConfig, dataset: Dataset, size: int, augment: bool):
@@ -105,12 +126,13 @@ def _fit_on_images(
     epochs: int,
     phase: str,
     first_epoch: int = 1,
-) -> list[dict]:
+    checkpoint_dir: Path | None = None,
+) -> tuple[list[dict], int]:
     """Compile and fit on augmented photos, validating on the plain validation photos."""
     compile_model(model, learning_rate)
     size = model.input_shape[1]
     train, val = train_val_data(config, dataset, size, augment=True)
-    return _fit(model, train, val, epochs, phase, first_epoch)
+    return _fit(model, train, val, epochs, phase, first_epoch, checkpoint_dir)
 
 
 def _fit_on_arrays(
@@ -125,26 +147,31 @@ def _fit_on_arrays(
     phase: str,
     first_epoch: int = 1,
     flip: bool = False,
-) -> list[dict]:
+    checkpoint_dir: Path | None = None,
+) -> tuple[list[dict], int]:
     """Compile and fit on cached (memory-mapped) arrays: photos or features."""
     compile_model(model, learning_rate)
     batch = config.batch_size
     train = features.array_dataset(train_x, train_y, batch, config.seed, flip=flip)
     val = features.array_dataset(val_x, val_y, batch)
-    return _fit(model, train, val, epochs, phase, first_epoch)
+    return _fit(model, train, val, epochs, phase, first_epoch, checkpoint_dir)
 
 
-def _predict(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate(
-        [
-            np.asarray(model.predict_on_batch(np.asarray(x[i : i + batch_size]))).reshape(-1)
-            for i in range(0, len(x), batch_size)
-        ]
-    )
+def _predict(model: keras.Model, x, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P(positive), logit) for the rows of `x`, a batch at a time."""
+    from pipeline.evaluate import score_batches
+
+    batches = (np.asarray(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
+    return score_batches(model, batches)
 
 
 def train_cnn(
-    name: str, config: RunConfig, dataset: Dataset, cache_dir: Path, progress=None
+    name: str,
+    config: RunConfig,
+    dataset: Dataset,
+    cache_root: Path,
+    progress=None,
+    checkpoint_dir: Path | None = None,
 ) -> Trained:
     """A small CNN from scratch on cached pixels: random flips, Adam, warm-up then cosine decay.
 
@@ -153,11 +180,12 @@ def train_cnn(
     keras.utils.set_random_seed(config.seed)
     size = config.cnn_input_size
     start = time.perf_counter()
+    batch = config.inference_batch_size
     train_x, train_y = features.load_or_decode(
-        cache_dir, dataset.root, dataset.train, size, config.inference_batch_size, progress
+        cache_root, dataset.root, dataset.train, size, batch, progress
     )
     val_x, val_y = features.load_or_decode(
-        cache_dir, dataset.root, dataset.val, size, config.inference_batch_size, progress
+        cache_root, dataset.root, dataset.val, size, batch, progress
     )
     model = models.CNN_BUILDERS[name](config.cnn_input_size, config.dropout)
     steps = math.ceil(len(dataset.train) / config.batch_size)
@@ -168,7 +196,7 @@ def train_cnn(
         decay_steps=max(1, steps * (config.cnn_epochs - 1)),
         alpha=0.02,
     )
-    history = _fit_on_arrays(
+    history, resumed = _fit_on_arrays(
         model,
         train_x,
         train_y,
@@ -179,9 +207,13 @@ def train_cnn(
         config.cnn_epochs,
         "scratch",
         flip=True,
+        checkpoint_dir=checkpoint_dir,
     )
     note = "trained on cached decoded photos with random left-right flips"
-    return Trained(model, history, time.perf_counter() - start, [note])
+    caches = [features.pixel_store(cache_root, size).name]
+    return Trained(
+        model, history, time.perf_counter() - start, [note], caches=caches, resumed_at=resumed
+    )
 
 
 def _features(
@@ -189,39 +221,36 @@ def _features(
     config: RunConfig,
     dataset: Dataset,
     weights: WeightsSource,
-    cache_dir: Path,
+    cache_root: Path,
     cut_layer: str | None,
     progress=None,
-):
-    size = config.mobilenet_input_size
-    views = config.feature_views
-    sets = []
-    for samples, n_views in ((dataset.train, views), (dataset.val, 1)):
-        key = features.cache_key(weights.sha256, size, cut_layer, samples, n_views)
-        sets.append(
-            features.load_or_extract(
-                model,
-                cache_dir,
-                key,
-                dataset.root,
-                samples,
-                size,
-                config.inference_batch_size,
-                cut_layer,
-                n_views,
-                progress,
-            )
+) -> list[features.FeatureSet]:
+    """(training, validation) features; training photos get `feature_views` views."""
+    return [
+        features.load_or_extract(
+            model,
+            cache_root,
+            weights.sha256,
+            dataset.root,
+            samples,
+            config.mobilenet_input_size,
+            config.inference_batch_size,
+            cut_layer,
+            views,
+            progress,
         )
-    return sets
+        for samples, views in ((dataset.train, config.feature_views), (dataset.val, 1))
+    ]
 
 
 def train_frozen(
     config: RunConfig,
     dataset: Dataset,
     weights: WeightsSource,
-    cache_dir: Path,
+    cache_root: Path,
     with_cut: bool,
     progress=None,
+    checkpoint_dir: Path | None = None,
 ) -> Trained:
     """MobileNetV2 with a frozen base: train the head on cached features (or end to end).
 
@@ -233,16 +262,24 @@ def train_frozen(
     cut_layer = cut_layer_name(model, config.finetune_layers) if with_cut and not hub else None
     start = time.perf_counter()
     if config.frozen_mode == "end-to-end":
-        history = _fit_on_images(
-            model, config, dataset, config.frozen_learning_rate, config.frozen_epochs, "frozen"
+        history, resumed = _fit_on_images(
+            model,
+            config,
+            dataset,
+            config.frozen_learning_rate,
+            config.frozen_epochs,
+            "frozen",
+            checkpoint_dir=checkpoint_dir,
         )
-        return Trained(model, history, time.perf_counter() - start, ["trained end to end"])
-    train_set, val_set = _features(model, config, dataset, weights, cache_dir, cut_layer, progress)
+        return Trained(
+            model, history, time.perf_counter() - start, ["trained end to end"], resumed_at=resumed
+        )
+    train_set, val_set = _features(model, config, dataset, weights, cache_root, cut_layer, progress)
     extract_seconds = time.perf_counter() - start
     head_input = keras.Input(train_set.pooled.shape[1:], name="pooled_features")
     x = model.get_layer("head_dropout")(head_input)
     head = keras.Model(head_input, model.get_layer("head_output")(x), name="head")
-    history = _fit_on_arrays(
+    history, resumed = _fit_on_arrays(
         head,
         train_set.pooled,
         train_set.labels,
@@ -252,13 +289,15 @@ def train_frozen(
         config.frozen_learning_rate,
         config.frozen_epochs,
         "frozen",
+        checkpoint_dir=checkpoint_dir,
     )
     note = (
         f"head trained on cached pooled features ({config.feature_views} view(s) per "
         f"training image; extraction {extract_seconds:.0f}s)"
     )
     val_p = _predict(head, val_set.pooled, config.inference_batch_size)
-    return Trained(model, history, time.perf_counter() - start, [note], val_p)
+    caches = sorted(set(train_set.stores + val_set.stores))
+    return Trained(model, history, time.perf_counter() - start, [note], val_p, caches, resumed)
 
 
 def cut_layer_name(model: keras.Model, n_layers: int) -> str:
@@ -272,8 +311,9 @@ def train_finetuned(
     weights: WeightsSource,
     frozen_model_path: Path,
     frozen_history: list[dict],
-    cache_dir: Path,
+    cache_root: Path,
     progress=None,
+    checkpoint_dir: Path | None = None,
 ) -> Trained:
     """Continue from the frozen model with its last layers unfrozen, Adam at a tiny rate."""
     keras.utils.set_random_seed(config.seed + 1)
@@ -282,8 +322,9 @@ def train_finetuned(
     unfrozen = models.unfreeze_top(model, config.finetune_layers)
     first_epoch = len(frozen_history) + 1
     start = time.perf_counter()
+    caches: list[str] = []
     if config.frozen_mode == "end-to-end":
-        rows = _fit_on_images(
+        rows, resumed = _fit_on_images(
             model,
             config,
             dataset,
@@ -291,14 +332,15 @@ def train_finetuned(
             config.finetune_epochs,
             "finetune",
             first_epoch,
+            checkpoint_dir,
         )
         notes = ["fine-tuned end to end"]
         val_p = None
     else:
         cut = unfrozen[0]
-        train_set, val_set = _features(model, config, dataset, weights, cache_dir, cut, progress)
+        train_set, val_set = _features(model, config, dataset, weights, cache_root, cut, progress)
         upper = keras.Model(model.get_layer(cut).input, model.output, name="upper")
-        rows = _fit_on_arrays(
+        rows, resumed = _fit_on_arrays(
             upper,
             train_set.cut,
             train_set.labels,
@@ -309,12 +351,14 @@ def train_finetuned(
             config.finetune_epochs,
             "finetune",
             first_epoch,
+            checkpoint_dir=checkpoint_dir,
         )
         notes = [
             f"layers from {cut} up trained on cached activations below them "
             f"({config.feature_views} view(s) per training image)"
         ]
         val_p = _predict(upper, val_set.cut, config.inference_batch_size)
+        caches = sorted(set(train_set.stores + val_set.stores))
     notes.append(f"unfrozen: last {config.finetune_layers} base layers except BatchNorm")
     history = [dict(row) for row in frozen_history] + rows
-    return Trained(model, history, time.perf_counter() - start, notes, val_p)
+    return Trained(model, history, time.perf_counter() - start, notes, val_p, caches, resumed)

@@ -38,7 +38,7 @@ def shared_weights() -> Path:
 def real_run(tmp_path_factory):
     """The quick pipeline on a small real subset of ../shared: every model, every artifact."""
     from pipeline.config import make_config
-    from pipeline.run import train_study
+    from pipeline.study import train_study
 
     out = tmp_path_factory.mktemp("artifacts")
     config = make_config(

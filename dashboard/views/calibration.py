@@ -20,14 +20,15 @@ which = st.radio(
 key = "before" if which == "as trained" else "after"
 st.plotly_chart(charts.reliability_diagram(reports, key), width="stretch", key="reliability")
 st.caption(
-    "Photos are grouped by predicted P(dog) into ten bins; each point is a bin (its size "
-    "grows with the number of photos). On the dotted diagonal, a prediction of 0.8 is right "
-    "80% of the time. ECE is the photo-weighted average gap to the diagonal."
+    "The diagram is binned on predicted P(dog), not on confidence: photos are grouped into ten "
+    "equal bins of P(dog) and each point is a bin (its size grows with the number of photos). "
+    "On the dotted diagonal, photos given P(dog) = 0.8 are dogs 80% of the time. The legend's "
+    "P(dog) ECE is the photo-weighted average gap to the diagonal."
 )
 table = pd.DataFrame(
     {
         "model": [label(n) for n in reports],
-        "ECE": [r["before"]["ece"] for r in reports.values()],
+        "ECE (top-label)": [r["before"]["ece"] for r in reports.values()],
         "log loss": [r["before"]["log_loss"] for r in reports.values()],
         "temperature T": [r["temperature"] for r in reports.values()],
         "ECE after": [r["after"]["ece"] for r in reports.values()],
@@ -37,7 +38,7 @@ table = pd.DataFrame(
 widgets.table(
     table,
     {
-        "ECE": "{:.2%}",
+        "ECE (top-label)": "{:.2%}",
         "ECE after": "{:.2%}",
         "log loss": "{:.4f}",
         "log loss after": "{:.4f}",
@@ -46,8 +47,12 @@ widgets.table(
     "calibration_table",
 )
 st.caption(
-    "Temperature scaling divides each model's logit by one number T fitted to minimise log "
-    "loss (T > 1: the model was over-confident). It never changes which class is predicted. "
-    "The 'after' figures are cross-fitted: each half of the validation photos is scaled with "
-    "a T fitted on the other half, so they are not measured on the photos T was fitted to."
+    "ECE (top-label) is the standard expected calibration error: photos are grouped into ten "
+    "bins by the confidence in the class the model predicts, max(P(dog), P(cat)), from 50% to "
+    "100%, and each bin's accuracy is compared with its mean confidence ('ECE after' likewise, "
+    "after temperature scaling). Temperature scaling divides each model's logit by one number "
+    "T fitted to minimise log loss (T > 1: the model was over-confident). It never changes "
+    "which class is predicted. The 'after' figures are cross-fitted: each half of the "
+    "validation photos is scaled with a T fitted on the other half, so they are not measured "
+    "on the photos T was fitted to."
 )

@@ -44,6 +44,41 @@ def test_suspects_csv_is_a_valid_exclusion_file(tmp_path):
     assert read_exclusions(str(file)) == {"x/0.jpg"}
 
 
+def _saturated(n: int = 100, n_wrong: int = 10) -> pd.DataFrame:
+    """A model certain of every photo (logits +-40, P(dog) exactly 0 or 1), wrong on some."""
+    labels = np.array([1, 0] * (n // 2))
+    logits = np.where(labels == 1, 40.0, -40.0)
+    logits[:n_wrong] = -logits[:n_wrong]
+    return _frame(1 / (1 + np.exp(-logits)), labels).assign(logit=logits)
+
+
+def test_wide_predictions_carry_stored_logits_or_ones_recovered_from_p_dog():
+    saturated = _saturated()
+    wide = analysis.wide_predictions({"new": saturated, "old": saturated.drop(columns="logit")})
+    wide = wide.set_index("path").loc[saturated.path]
+    np.testing.assert_array_equal(wide["logit_new"], saturated["logit"])
+    clipped = np.log((1 - 1e-7) / 1e-7)  # an old run's P(dog) of 1.0 is clipped to 1 - 1e-7
+    np.testing.assert_allclose(wide["logit_old"], np.sign(saturated["logit"]) * clipped)
+    np.testing.assert_array_equal(wide["p_new"], saturated["p_dog"])
+
+
+def test_analysis_fits_the_temperature_on_the_stored_logits(tmp_path):
+    saturated = _saturated()
+    frames = {"new": saturated, "old": saturated.drop(columns="logit")}
+    records = [{"name": n, "metrics": {"accuracy": 0.9}, "params": 1} for n in frames]
+    run = artifacts.Run(tmp_path, {"models": records})
+    for name, frame in frames.items():
+        run.model_dir(name).mkdir(parents=True)
+        frame.to_csv(run.model_dir(name) / artifacts.PREDICTIONS, index=False)
+    reports = {n: r["calibration"] for n, r in analysis.analyze(run)["per_model"].items()}
+    # Right on 90%: the best T makes every prediction 0.9 sure, 40 / T = logit(0.9).
+    assert reports["new"]["temperature"] == pytest.approx(40 / np.log(9), rel=1e-3)
+    assert reports["new"]["before"]["log_loss"] == pytest.approx(0.1 * 40)
+    # An old run's clipped logits (+-16.1) understate how sure the model was.
+    clipped = np.log((1 - 1e-7) / 1e-7)
+    assert reports["old"]["temperature"] == pytest.approx(clipped / np.log(9), rel=1e-3)
+
+
 def test_pareto_front_and_cost_per_point():
     assert analysis.pareto_front([0.8, 0.9, 0.85, 0.98], [1, 2, 3, 10]) == [
         True,
@@ -85,7 +120,7 @@ def test_a_finished_run_stores_its_analysis(real_run):
         mine = result["per_model"][name]
         assert mine["accuracy"] == pytest.approx(real_run.model_record(name)["metrics"]["accuracy"])
         low, high = mine["accuracy_ci95"]
-        assert low < mine["accuracy"] < high
+        assert low <= mine["accuracy"] <= high  # equal to high at 100% accuracy
         assert 0 <= mine["calibration"]["before"]["ece"] <= 1
     assert len(result["mcnemar"]) == 6 and all(r["verdict"] for r in result["mcnemar"])
     assert np.diag(result["agreement"]["matrix"]).tolist() == [1.0] * 4
@@ -113,7 +148,7 @@ def test_stored_gradcam_maps_are_what_the_saved_models_give(real_run, shared_dat
 def test_analyze_command_rebuilds_a_deleted_analysis(real_run, shared_data, tmp_path):
     import shutil
 
-    from pipeline.run import analyze_run
+    from pipeline.rescore import analyze_run
 
     copy = tmp_path / real_run.path.name
     shutil.copytree(real_run.path, copy)

@@ -1,12 +1,18 @@
+import hashlib
+import os
+import shutil
+
 import numpy as np
 import pytest
 
 from pipeline.dataset import (
+    MIN_PER_CLASS,
     find_classes,
     image_dataset,
     is_validation,
     list_files,
     load_dataset,
+    read_exclusions,
     subset,
 )
 from pipeline.errors import PipelineError
@@ -55,11 +61,34 @@ def test_split_is_deterministic_disjoint_and_stable_when_the_folder_grows(tmp_pa
     assert {s.path for s in other_seed.val} != {s.path for s in grown.val}
 
 
-def test_split_is_close_to_the_fraction_for_each_class():
-    paths = [f"{c}/{i}.jpg" for c in ("Cat", "Dog") for i in range(5000)]
-    for cls in ("Cat", "Dog"):
-        share = np.mean([is_validation(p, 3, 0.2) for p in paths if p.startswith(cls)])
-        assert 0.18 < share < 0.22
+def test_split_is_close_to_the_fraction():
+    digests = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(10000)]
+    share = np.mean([is_validation(d, 3, 0.2) for d in digests])
+    assert 0.19 < share < 0.21
+
+
+def test_identical_photos_under_several_names_never_straddle_the_split(tmp_path):
+    root = write_class_folder(tmp_path / "d", n_per_class=30)
+    for i in range(30):  # every photo twice more, under other names and in a sub-folder
+        (root / "Cat" / "copies").mkdir(exist_ok=True)
+        shutil.copy(root / "Cat" / f"{i}.jpg", root / "Cat" / f"copy_{i}.jpg")
+        shutil.copy(root / "Cat" / f"{i}.jpg", root / "Cat" / "copies" / f"{i}.jpg")
+    ds = load_dataset(root, seed=5, val_fraction=0.3)
+    side = {s.path: "val" for s in ds.val} | {s.path: "train" for s in ds.train}
+    assert len(ds.duplicates) == 30 and all(len(group) == 3 for group in ds.duplicates)
+    for group in ds.duplicates:
+        assert len({side[p] for p in group}) == 1, group
+    assert ds.counts()["duplicate_groups"] == 30
+
+
+def test_the_split_follows_content_not_names(tmp_path):
+    root = write_class_folder(tmp_path / "d", n_per_class=20)
+    before = load_dataset(root, seed=5, val_fraction=0.3)
+    for name in ("Cat", "Dog"):
+        for f in sorted((root / name).iterdir()):
+            f.rename(f.with_name("renamed_" + f.name))
+    after = load_dataset(root, seed=5, val_fraction=0.3)
+    assert sorted(s.sha256 for s in before.val) == sorted(s.sha256 for s in after.val)
 
 
 def test_subset_takes_at_most_n_per_class_deterministically(tmp_path):
@@ -70,13 +99,45 @@ def test_subset_takes_at_most_n_per_class_deterministically(tmp_path):
     assert chosen == subset(list(reversed(samples)), 4, seed=1)
 
 
-def test_exclusion_list_is_honoured(tmp_path):
-    root = write_class_folder(tmp_path / "d", n_per_class=5)
+def test_exclusion_list_is_honoured_and_unmatched_entries_reported(tmp_path):
+    root = write_class_folder(tmp_path / "d", n_per_class=20)
+    (root / "Cat" / "a, b.jpg").write_bytes((root / "Cat" / "7.jpg").read_bytes())
     exclude = tmp_path / "exclude.csv"
-    exclude.write_text("path,reason\nCat/0.jpg,no animal\nDog/1.jpg  # mislabeled\n")
+    exclude.write_text(
+        'path,reason\nCat/0.jpg,no animal\nDog/1.jpg  # mislabeled\n"Cat/a, b.jpg","x, y"\n'
+        "Cat/nope.jpg,typo\n"
+    )
     ds = load_dataset(root, seed=1, val_fraction=0.3, exclude_file=str(exclude))
     used = {s.path for s in ds.train + ds.val}
-    assert ds.excluded == ["Cat/0.jpg", "Dog/1.jpg"] and not used & set(ds.excluded)
+    assert ds.excluded == ["Cat/0.jpg", "Cat/a, b.jpg", "Dog/1.jpg"]
+    assert not used & set(ds.excluded)
+    assert ds.unmatched_exclusions == ["Cat/nope.jpg"]
+
+
+def test_plain_exclusion_lists_take_comments_quotes_and_commas(tmp_path):
+    plain = tmp_path / "list.txt"
+    plain.write_text('# photos to drop\nCat/1.jpg\n"Dog/2,3.jpg"\n./Cat/4.jpg   # blurry\n\n')
+    assert read_exclusions(str(plain)) == ["Cat/1.jpg", "Dog/2,3.jpg", "Cat/4.jpg"]
+
+
+def test_a_non_utf8_exclusion_list_is_a_plain_error(tmp_path):
+    bad = tmp_path / "list.txt"
+    bad.write_bytes(b"Cat/caf\xe9.jpg\n")
+    with pytest.raises(PipelineError, match="not UTF-8"):
+        read_exclusions(str(bad))
+
+
+def test_non_utf8_file_names_are_skipped_with_a_reason(tmp_path):
+    root = write_class_folder(tmp_path / "d", n_per_class=20)
+    data = (root / "Cat" / "0.jpg").read_bytes()
+    with open(os.path.join(os.fsencode(root / "Cat"), b"caf\xe9.jpg"), "wb") as fh:
+        fh.write(data)
+    ds = load_dataset(root, seed=1, val_fraction=0.3)
+    skipped = {s.path: s.reason for s in ds.skipped}
+    assert skipped == {
+        "Cat/caf\ufffd.jpg": "file name is not valid UTF-8; rename the file to use it"
+    }
+    assert ds.counts()["found"] == 41 and ds.counts()["usable"] == 40
 
 
 @pytest.mark.parametrize(
@@ -84,7 +145,8 @@ def test_exclusion_list_is_honoured(tmp_path):
     [
         ({}, "does not exist"),
         ({"Cat": 3}, "exactly two"),
-        ({"Cat": 3, "Dog": 0}, "no usable images"),
+        ({"Cat": 3, "Dog": 0}, "holds [03] usable photo"),
+        ({"Cat": 12, "Dog": MIN_PER_CLASS - 1}, f"holds {MIN_PER_CLASS - 1} usable photo"),
     ],
 )
 def test_bad_folders_give_plain_errors(tmp_path, layout, message):
@@ -95,6 +157,12 @@ def test_bad_folders_give_plain_errors(tmp_path, layout, message):
         write_class_folder(root, n_per_class=n, names=(name, name)) if n else (root / name).mkdir()
     with pytest.raises(PipelineError, match=message):
         load_dataset(root, seed=1, val_fraction=0.2)
+
+
+def test_a_class_with_no_validation_photo_is_a_plain_error(tmp_path):
+    root = write_class_folder(tmp_path / "d", n_per_class=6)
+    with pytest.raises(PipelineError, match="no validation photo of class"):
+        load_dataset(root, seed=1, val_fraction=0.01)
 
 
 def test_tf_data_pixels_are_exactly_the_shared_loader_pixels(tmp_path):

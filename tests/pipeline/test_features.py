@@ -1,10 +1,13 @@
 """Caches of decoded photos and features, and the batches built from them."""
 
+import shutil
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline import features
-from pipeline.dataset import find_classes, list_files
+from pipeline.dataset import find_classes, hash_samples, list_files
 from pipeline.images import load_model_input
 from tests.imagefactory import write_class_folder
 
@@ -12,7 +15,7 @@ from tests.imagefactory import write_class_folder
 @pytest.fixture
 def photos(tmp_path):
     root = write_class_folder(tmp_path / "data", n_per_class=5, size=50)
-    return root, list_files(root, find_classes(root))
+    return root, hash_samples(root, list_files(root, find_classes(root)))
 
 
 def test_decoded_cache_holds_exactly_the_shared_loader_pixels(photos, tmp_path):
@@ -24,19 +27,57 @@ def test_decoded_cache_holds_exactly_the_shared_loader_pixels(photos, tmp_path):
     assert labels.reshape(-1).tolist() == [s.label for s in samples]
 
 
-def test_decoded_cache_is_reused_and_a_partial_one_is_redone(photos, tmp_path):
+def _decode(cache, root, samples, seen):
+    return features.load_or_decode(cache, str(root), samples, 32, 4, progress=seen.append)
+
+
+def test_decoded_cache_is_reused_and_an_interrupted_shard_is_redone(photos, tmp_path):
     root, samples = photos
     cache = tmp_path / "cache"
     seen = []
-    features.load_or_decode(cache, str(root), samples, 32, 4, progress=seen.append)
+    _decode(cache, root, samples, seen)
     assert sum(seen) == 10
-    features.load_or_decode(cache, str(root), samples, 32, 4, progress=seen.append)
+    _decode(cache, root, samples, seen)
     assert sum(seen) == 10  # nothing decoded the second time
-    key = features.pixels_key(32, samples)
-    (cache / key / "done").unlink()  # as if interrupted before completion
-    features.load_or_decode(cache, str(root), samples, 32, 4, progress=seen.append)
+    store = features.pixel_store(cache, 32)
+    shutil.rmtree(store.shards()[0])
+    (store.folder / ".tmp-1-abc").mkdir()  # what a killed writer leaves: ignored
+    images, _ = _decode(cache, root, samples, seen)
     assert sum(seen) == 20
-    assert not (cache / (key + ".partial")).exists()
+    for image, sample in zip(images, samples, strict=True):
+        np.testing.assert_array_equal(image, load_model_input(root / sample.path, (32, 32)))
+
+
+def test_a_moved_folder_reuses_the_cache_and_an_edited_photo_is_decoded_again(photos, tmp_path):
+    root, samples = photos
+    cache, seen = tmp_path / "cache", []
+    _decode(cache, root, samples, seen)
+    moved = tmp_path / "moved"
+    shutil.move(root, moved)
+    _decode(cache, moved, hash_samples(moved, samples), seen)
+    assert sum(seen) == 10  # same content elsewhere: nothing decoded
+    edited = moved / samples[0].path
+    Image.fromarray(np.full((50, 50, 3), 200, np.uint8)).save(edited)
+    images, _ = _decode(cache, moved, hash_samples(moved, samples), seen)
+    assert sum(seen) == 11  # only the edited photo
+    np.testing.assert_array_equal(images[0], np.full((32, 32, 3), 200, np.uint8))
+
+
+def test_new_photos_cost_only_their_own_decoding(tmp_path):
+    root = write_class_folder(tmp_path / "data", n_per_class=60, size=40)
+    samples = hash_samples(root, list_files(root, find_classes(root)))
+    first, added = samples[:20] + samples[60:80], samples[20:60] + samples[80:]
+    cache, seen = tmp_path / "cache", []
+    _decode(cache, root, first, seen)
+    assert sum(seen) == 40
+    _decode(cache, root, first + added, seen)
+    assert sum(seen) == 40 + len(added) == 120
+
+
+def test_samples_without_content_hashes_are_refused(photos, tmp_path):
+    root, samples = photos
+    with pytest.raises(ValueError, match="content hash"):
+        features.load_or_decode(tmp_path / "c", str(root), list_files(root, ["Cat", "Dog"]), 32, 4)
 
 
 def _epoch(ds):
@@ -65,18 +106,21 @@ def test_unseeded_batches_keep_the_row_order():
 
 def test_flip_mirrors_about_half_the_images_and_varies_by_epoch():
     x = np.tile(np.arange(4, dtype=np.uint8).reshape(1, 1, 4, 1), (200, 2, 1, 3))
-    y = np.zeros((200, 1), np.float32)
+    y = np.arange(200, dtype=np.float32).reshape(200, 1)  # each row's id, since rows reshuffle
     ds = features.array_dataset(x, y, 50, seed=5, flip=True)
 
-    def mirrored_share():
-        images, _ = _epoch(ds)
+    def mirrored_rows() -> set[int]:
+        images, ids = _epoch(ds)
         mirrored = images[:, 0, 0, 0] == 3
         assert np.all(mirrored | (images[:, 0, 0, 0] == 0))  # whole rows flip, nothing else
         np.testing.assert_array_equal(images[mirrored][0, 0, :, 0], [3, 2, 1, 0])
-        return mirrored
+        assert sorted(ids.reshape(-1).tolist()) == list(range(200))
+        return set(ids[mirrored, 0].astype(int).tolist())
 
-    first, second = mirrored_share(), mirrored_share()
-    assert 60 < first.sum() < 140 and 60 < second.sum() < 140
+    first, second = mirrored_rows(), mirrored_rows()
+    assert 60 < len(first) < 140 and 60 < len(second) < 140
+    assert first != second  # a photo mirrored in one epoch is not always mirrored in the next
+    assert 60 < len(first ^ second) < 140  # about half the photos change, as independent coins
 
 
 def test_flip_without_a_seed_is_refused():

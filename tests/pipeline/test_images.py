@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from pipeline.images import ImageError, load_model_input, load_rgb, resize_for_model
 from tests.imagefactory import UNUSABLE, encode, odd_files, photo
@@ -29,10 +29,25 @@ def test_conversions_are_reported():
     assert "first frame" in load_rgb(files["animated.gif"]).notes[0]
 
 
+RED, GRAY = (255, 0, 0), (128, 128, 128)
+
+
+def _colour_at(image: Image.Image, xy: tuple[int, int], colour: tuple[int, int, int]) -> bool:
+    return bool(np.all(np.abs(np.asarray(image.getpixel(xy), int) - colour) <= 40))  # JPEG
+
+
 def test_exif_orientation_is_applied():
-    loaded = load_rgb(odd_files()["rotated.jpg"])  # stored 64x48, displayed 48x64
+    stored = Image.new("RGB", (64, 48), GRAY)
+    stored.paste(RED, (0, 0, 16, 16))  # a red block in the stored top-left corner
+    exif = stored.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display upright
+    loaded = load_rgb(encode(stored, quality=95, exif=exif))
     assert loaded.image.size == (48, 64)
     assert any("EXIF" in note for note in loaded.notes)
+    # Turned clockwise, the stored top-left corner is the displayed top-right one.
+    assert _colour_at(loaded.image, (40, 8), RED)
+    for corner in ((8, 8), (8, 56), (40, 56)):  # top-left, bottom-left, bottom-right
+        assert _colour_at(loaded.image, corner, GRAY)
 
 
 def test_sixteen_bit_is_scaled_not_clipped():
@@ -46,11 +61,21 @@ def test_alpha_is_flattened_onto_white():
     assert np.asarray(load_rgb(encode(rgba, "PNG")).image)[0, 0].tolist() == [255, 255, 255]
 
 
-def test_decompression_bomb_is_refused_before_decoding():
+def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
+    decoded = []
+    load = ImageFile.ImageFile.load
+
+    def spy(image):
+        decoded.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
     big = encode(Image.new("L", (9000, 9000)), "PNG")
     with pytest.raises(ImageError, match="too large"):
         load_rgb(big, max_pixels=50_000_000)
+    assert decoded == []
     assert load_rgb(big, max_pixels=90_000_000).image.size == (9000, 9000)
+    assert decoded  # the spy does see decoding when it happens
 
 
 def test_path_and_bytes_give_identical_pixels(tmp_path):

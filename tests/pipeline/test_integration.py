@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from pipeline import artifacts
+from pipeline.config import MODEL_NAMES as ORDER
 from pipeline.evaluate import predict_samples
 from pipeline.images import load_model_input
-from pipeline.run import ORDER
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ def test_history_val_accuracy_matches_the_final_evaluation(real_run):
 def test_evaluate_command_reproduces_the_metrics(real_run, shared_data):
     """Re-scoring from the photos gives what training recorded, including the predictions
     the MobileNetV2s computed from cached activations."""
-    from pipeline.run import evaluate_run
+    from pipeline.rescore import evaluate_run
 
     names = real_run.model_names()
     before = {n: real_run.model_record(n)["metrics"]["accuracy"] for n in names}

@@ -37,6 +37,13 @@ def test_mcnemar_uses_the_exact_test_for_few_discordant_pairs():
     assert result.p_value == pytest.approx(2 * (1 + 10) / 2**10)  # P(X<=1), X~Bin(10, .5), x2
 
 
+def test_mcnemar_with_equal_discordant_counts_is_not_significant():
+    # |30-30| - 1 would be -1, squared to a spurious 1/60; the correction stops at zero.
+    result = stats.mcnemar_from_counts(30, 30)
+    assert result.method == "chi-square, continuity-corrected"
+    assert result.statistic == 0.0 and result.p_value == 1.0
+
+
 def test_mcnemar_without_disagreement_is_not_significant():
     same = np.array([1, 0, 1], bool)
     assert stats.mcnemar(same, same).p_value == 1.0

@@ -1,0 +1,126 @@
+"""Re-score and re-analyse a finished run without retraining (`evaluate`, `analyze`)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipeline import artifacts
+from pipeline.console import Console
+from pipeline.errors import PipelineError, plain_os_errors
+from pipeline.lock import WriterLock
+from pipeline.manifest import record_files
+
+
+def _artifacts_dir(run: artifacts.Run) -> Path:
+    return run.path.parent.parent
+
+
+def _photos_root(run: artifacts.Run, data_dir: str | None) -> str:
+    root = data_dir or run.manifest["dataset"]["root"]
+    if not Path(root).is_dir():
+        raise PipelineError(f"the run's photos are not at {root}; pass --data-dir")
+    return root
+
+
+def changed_photos(root: str, split) -> list[str]:
+    """Validation photos whose content is not what the run recorded (or that are gone)."""
+    if "sha256" not in split.columns:
+        return []
+    changed = []
+    for path, digest in split[split.split == "val"][["path", "sha256"]].values:
+        try:
+            actual = hashlib.sha256((Path(root) / path).read_bytes()).hexdigest()
+        except OSError:
+            actual = None
+        if actual != digest:
+            changed.append(path)
+    return changed
+
+
+def evaluate_run(
+    run: artifacts.Run, data_dir: str | None = None, log: Console | None = None, wait: bool = True
+) -> dict:
+    """Re-score every model of a run on its recorded validation photos; returns name -> metrics.
+
+    Refuses when a validation photo's content differs from what the run recorded:
+    the scores would describe other photos than the run's.
+    """
+    log = log or Console()
+    with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "evaluate", wait):
+        return _evaluate(run, _photos_root(run, data_dir), log)
+
+
+def _evaluate(run: artifacts.Run, root: str, log: Console) -> dict:
+    import keras
+
+    from pipeline import evaluate
+    from pipeline.dataset import Sample
+
+    split = run.split()
+    changed = changed_photos(root, split)
+    if changed:
+        shown = ", ".join(changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise PipelineError(
+            f"{len(changed)} validation photo(s) under {root} differ from the ones run "
+            f"{run.run_id} was scored on ({shown}); point --data-dir at the original photos"
+        )
+    val = [Sample(p, int(y)) for p, y in split[split.split == "val"][["path", "label"]].values]
+    results = {}
+    for record in run.model_records():
+        name = record["name"]
+        model = keras.models.load_model(run.model_path(name), safe_mode=True)
+        log(f"{name}: evaluating on {len(val):,} validation photos")
+        scores = evaluate.evaluate_into(
+            run.model_dir(name),
+            model,
+            root,
+            val,
+            run.class_names,
+            run.manifest["config"].get("inference_batch_size", 16),
+            run.path / artifacts.THUMBS,
+        )
+        record["metrics"] = scores
+        results[name] = scores
+        log(f"{name}: val accuracy {scores['accuracy']:.2%}, AUC {scores['roc_auc']:.4f}")
+    artifacts.write_json(run.path / artifacts.MANIFEST, run.manifest)
+    analyze_unlocked(run, root, log)
+    return results
+
+
+def analyze_run(
+    run: artifacts.Run, data_dir: str | None = None, log: Console | None = None, wait: bool = True
+) -> dict:
+    """Store the run's comparison analysis, and Grad-CAM maps when its photos are at hand."""
+    log = log or Console()
+    with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "analyze", wait):
+        return analyze_unlocked(run, data_dir, log)
+
+
+def analyze_unlocked(run: artifacts.Run, data_dir: str | None, log: Console) -> dict:
+    """`analyze_run` for a caller that already holds the writer lock."""
+    import keras
+
+    from pipeline import analysis
+
+    if not run.model_names():
+        raise PipelineError(f"run {run.run_id} has no trained model to analyse")
+    result = analysis.analyze(run)
+    for row in result["mcnemar"]:
+        log("  " + row["verdict"])
+    log(
+        f"  {result['suspects']['count']} photo(s) every model confidently puts in the other "
+        f"class: {run.path / artifacts.SUSPECTS}"
+    )
+    root = data_dir or run.manifest["dataset"]["root"]
+    if Path(root).is_dir():
+        loaded = {
+            n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
+        }
+        count = analysis.explain_photos(run, root, analysis.photos_to_explain(run), loaded)
+        log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
+    else:
+        log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")
+    if run.manifest.get("schema_version", 1) >= 2:
+        record_files(run)
+    return result

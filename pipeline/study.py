@@ -1,0 +1,250 @@
+"""One study: check the data, train each model, evaluate it, record everything.
+
+A run writes into `runs/<run-id>/`; each model's folder appears in one rename
+when it is complete, and `latest` moves only when every model is done. Running
+the same command again resumes the unfinished run when its identity (settings,
+photos, weights, preprocessing code) is unchanged, from the last finished
+epoch of the model in training; otherwise a new run starts and says why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import artifacts, checkpoint, faults, manifest
+from pipeline.config import MODEL_NAMES, RunConfig
+from pipeline.console import Console
+from pipeline.dataset import Dataset, load_dataset
+from pipeline.environment import environment, git_commit
+from pipeline.errors import plain_os_errors
+from pipeline.fingerprint import data_fingerprint, preprocessing_identity, run_identity
+from pipeline.lock import WriterLock
+from pipeline.rescore import analyze_unlocked
+from pipeline.runs import find_resumable, new_run_dir
+
+MOBILENETS = ("mobilenetv2_frozen", "mobilenetv2_finetuned")
+SCAN_CACHE = "scan.json"
+
+
+def plan_models(config: RunConfig) -> list[str]:
+    """Models to train, in order; fine-tuning needs the frozen model first."""
+    wanted = set(config.models)
+    if "mobilenetv2_finetuned" in wanted:
+        wanted.add("mobilenetv2_frozen")
+    return [m for m in MODEL_NAMES if m in wanted]
+
+
+def train_study(
+    config: RunConfig, log: Console | None = None, fresh: bool = False, wait: bool = True
+) -> artifacts.Run:
+    """Train, evaluate and record every model of `config`; returns the complete run.
+
+    Holds the artifacts folder's writer lock throughout (waits for it unless `wait`
+    is False).
+    """
+    log = log or Console()
+    out_dir = Path(config.out_dir)
+    with plain_os_errors(out_dir), WriterLock(out_dir, "train", wait, log):
+        return _train_study(config, log, out_dir, fresh)
+
+
+def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
+    log(f"Checking images in {config.data_dir} ...")
+    dataset = load_dataset(
+        Path(config.data_dir),
+        config.seed,
+        config.val_fraction,
+        config.max_per_class,
+        config.exclude_file,
+        out_dir / artifacts.CACHE / SCAN_CACHE,
+        progress=lambda i, n: log(f"  hashed and checked {i:,}/{n:,} files"),
+    )
+    counts = dataset.counts()
+    log(
+        f"  {counts['found']:,} files: {counts['usable']:,} used, {counts['skipped']:,} skipped, "
+        f"{counts['converted']:,} converted, {counts['excluded']:,} excluded; "
+        f"train {sum(counts['train'].values()):,} / validation {sum(counts['val'].values()):,}"
+    )
+    for item in dataset.skipped[:10]:
+        log(f"  skipped {item.path}: {item.reason}")
+    if dataset.duplicates:
+        n = sum(len(g) for g in dataset.duplicates)
+        log(
+            f"  {len(dataset.duplicates):,} group(s) of identical photos ({n:,} files); "
+            "each group stays on one side of the split"
+        )
+    if dataset.unmatched_exclusions:
+        shown = ", ".join(dataset.unmatched_exclusions[:5])
+        more = len(dataset.unmatched_exclusions) - 5
+        log(
+            f"  {len(dataset.unmatched_exclusions)} entr(ies) of {config.exclude_file} match no "
+            f"photo: {shown}" + (f" and {more} more" if more > 0 else "")
+        )
+    return dataset
+
+
+def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) -> artifacts.Run:
+    dataset = _load_data(config, out_dir, log)
+    planned = plan_models(config)
+    weights, notes = _prepare_weights(config, planned, log)
+    identity = run_identity(
+        config.fingerprint(),
+        data_fingerprint(dataset),
+        weights.sha256 if weights else None,
+        preprocessing_identity(),
+    )
+    split = manifest.split_frame(dataset)
+    resumed, why_not = (None, None) if fresh else find_resumable(out_dir, config, identity, split)
+    if why_not:
+        log(why_not)
+    if resumed is not None and resumed.complete:
+        log(f"Run {resumed.run_id} is already complete; its publish was cut short, finishing it")
+        artifacts.point_latest(out_dir, resumed.path)
+        return artifacts.read_run(resumed.path)
+
+    # The run folder is made only once the data and weights are known to be usable.
+    run_dir = resumed.path if resumed else new_run_dir(out_dir, config, identity["key"])
+    log(("Resuming" if resumed else "Starting") + f" run {run_dir.name}")
+    record = resumed.manifest if resumed else manifest.new_manifest(run_dir, config, identity)
+    record.update(
+        {
+            "config": config.to_dict(),  # only where the photos and outputs are may differ
+            "dataset": manifest.dataset_record(dataset, config),
+            "weights": manifest.weights_record(weights, config),
+            "environment": environment(),
+            "code_version": git_commit(),
+            "planned_models": planned,
+            "notes": notes,
+        }
+    )
+    if not (run_dir / artifacts.SPLIT).is_file():
+        artifacts.write_csv(run_dir / artifacts.SPLIT, split)
+    artifacts.write_json(run_dir / artifacts.MANIFEST, record)
+    artifacts.remove_stale_staging(run_dir)
+
+    for name in planned:
+        if name in artifacts.Run(run_dir, record).model_names() and not artifacts.Run(
+            run_dir, record
+        ).missing_files(name):
+            log(f"{name}: already trained in this run, kept")
+            continue
+        log(f"{name}: training")
+        model_record, caches = _train_one(name, config, dataset, weights, run_dir, record, log)
+        record["models"] = [m for m in record["models"] if m["name"] != name] + [model_record]
+        record["models"].sort(key=lambda m: MODEL_NAMES.index(m["name"]))
+        record["caches"] = sorted(set(record.get("caches", [])) | set(caches))
+        artifacts.write_json(run_dir / artifacts.MANIFEST, record)
+        faults.point("model-recorded")
+        metric = model_record["metrics"]
+        log(
+            f"{name}: val accuracy {metric['accuracy']:.2%}, AUC {metric['roc_auc']:.4f}, "
+            f"{model_record['train_seconds']:.0f}s training, {model_record['params']:,} params"
+        )
+
+    run = artifacts.Run(run_dir, record)
+    analyze_unlocked(run, dataset.root, log)
+    record["files"] = manifest.inventory(run_dir)
+    record["status"] = "complete"
+    record["completed"] = manifest.now()
+    artifacts.write_json(run_dir / artifacts.MANIFEST, record)
+    faults.point("run-complete")
+    artifacts.point_latest(out_dir, run_dir)
+    log(f"Run complete: {run_dir}")
+    return artifacts.read_run(run_dir)
+
+
+def _prepare_weights(config: RunConfig, planned: list[str], log: Console):
+    """Resolve and test-load the backbone weights before any training; may drop fine-tuning."""
+    from pipeline.models import build_mobilenetv2
+    from pipeline.weights import resolve_weights
+
+    notes: list[str] = []
+    if not any(m in MOBILENETS for m in planned):
+        return None, notes
+    weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
+    log(f"MobileNetV2 weights: {weights.spec} (sha256 {weights.sha256[:12]}...)")
+    build_mobilenetv2(config.mobilenet_input_size, weights)  # fail now, not after the CNNs
+    if weights.kind == "hub" and "mobilenetv2_finetuned" in planned:
+        planned.remove("mobilenetv2_finetuned")
+        notes.append(
+            "mobilenetv2_finetuned skipped: a TensorFlow Hub model is opaque, so its "
+            "last 30 layers cannot be unfrozen; use --weights imagenet or a file"
+        )
+        log("  " + notes[-1])
+    return weights, notes
+
+
+def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt: Path):
+    from pipeline import train
+
+    cache_root = Path(config.out_dir) / artifacts.CACHE
+    if name in ("cnn3", "cnn4"):
+        progress = log.counter("photos decoded", len(dataset.train) + len(dataset.val))
+        return train.train_cnn(name, config, dataset, cache_root, progress, ckpt)
+    progress = log.counter("features", len(dataset.train) * config.feature_views + len(dataset.val))
+    if name == "mobilenetv2_frozen":
+        with_cut = "mobilenetv2_finetuned" in record["planned_models"]
+        return train.train_frozen(config, dataset, weights, cache_root, with_cut, progress, ckpt)
+    frozen = artifacts.Run(run_dir, record)
+    return train.train_finetuned(
+        config,
+        dataset,
+        weights,
+        frozen.model_path("mobilenetv2_frozen"),
+        frozen.history("mobilenetv2_frozen").to_dict("records"),
+        cache_root,
+        progress,
+        ckpt,
+    )
+
+
+def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[dict, list[str]]:
+    from pipeline import evaluate, models
+
+    ckpt = artifacts.checkpoint_dir(run_dir, name)
+    trained = _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt)
+    if trained.resumed_at:
+        log(f"{name}: resumed after epoch {trained.resumed_at} from its checkpoint")
+    stage = artifacts.staging_dir(run_dir, name)
+    trained.model.save(stage / artifacts.MODEL_FILE, include_optimizer=False)
+    faults.point("model-save")
+    history = pd.DataFrame(trained.history, columns=artifacts.HISTORY_COLUMNS)
+    artifacts.write_csv(stage / artifacts.HISTORY, history)
+    log(f"{name}: evaluating on {len(dataset.val):,} validation photos")
+    scores = evaluate.evaluate_into(
+        stage,
+        trained.model,
+        dataset.root,
+        dataset.val,
+        dataset.class_names,
+        config.inference_batch_size,
+        run_dir / artifacts.THUMBS,
+        trained.val_predictions,
+    )
+    artifacts.publish_dir(stage, run_dir / artifacts.MODELS / name)
+    checkpoint.remove(ckpt)
+    model_file = run_dir / artifacts.MODELS / name / artifacts.MODEL_FILE
+    model_record = {
+        "name": name,
+        "file": str(model_file.relative_to(run_dir)),
+        "input_size": list(trained.model.input_shape[1:3]),
+        "params": int(trained.model.count_params()),
+        "trainable_params": models.trainable_params(trained.model),
+        "train_seconds": round(trained.seconds, 1),
+        "epochs": len(trained.history),
+        "resumed_after_epoch": trained.resumed_at or None,
+        "size_bytes": model_file.stat().st_size,
+        "metrics": scores,
+        "notes": trained.notes,
+    }
+    if trained.val_predictions is not None:
+        model_record["notes"] = trained.notes + [
+            "validation predictions computed from the cached activations of the frozen "
+            "layers, which equal the saved model's on the photos; "
+            "`python -m pipeline evaluate RUN` recomputes them from the photos"
+        ]
+    if name == "mobilenetv2_finetuned":
+        model_record["continues"] = "mobilenetv2_frozen"
+    return model_record, trained.caches
