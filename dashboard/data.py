@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard.settings import artifacts_dir
 from pipeline import artifacts
+from pipeline.analysis import ANALYSIS_VERSION
 
 RUN_KEY = "run_path"
 
@@ -120,8 +121,15 @@ def require_analysis(run: artifacts.Run) -> dict:
     """The run's analysis, or a stop that says how to make it."""
     file = run.path / artifacts.ANALYSIS
     result = analysis(str(run.path), file.stat().st_mtime) if file.is_file() else None
-    if result is None:
-        st.info("This run has no analysis yet. Make it (seconds, no retraining) with:")
+    if result is None or result.get("version", 1) < ANALYSIS_VERSION:
+        st.info(
+            (
+                "This run has no analysis yet."
+                if result is None
+                else "This run's analysis was made by an older version."
+            )
+            + " Make it (seconds, no retraining) with:"
+        )
         st.code(f"python -m pipeline analyze {run.path}", "bash")
         st.stop()
     if result["models"] != run.model_names():
@@ -132,6 +140,17 @@ def require_analysis(run: artifacts.Run) -> dict:
             f"`python -m pipeline analyze {run.path}`."
         )
     return result
+
+
+@st.cache_data(show_spinner=False)
+def verification(path: str, mtime: float) -> list[str]:
+    """What `python -m pipeline verify` finds wrong with a run (models not loaded here).
+
+    `mtime` of the manifest keys the cache, so a refreshed run is checked again.
+    """
+    from pipeline.verify import verify_run
+
+    return verify_run(artifacts.read_run(Path(path)), load_models=False)
 
 
 @st.cache_data(show_spinner=False)

@@ -16,7 +16,8 @@ from sklearn import metrics as skm
 
 from pipeline import artifacts, calibration, stats
 
-ANALYSIS_VERSION = 1
+# 2: top-label ECE, temperature fitted on stored logits.
+ANALYSIS_VERSION = 2
 # A photo is a suspect label when every model gives the other class at least this probability.
 SUSPECT_CONFIDENCE = 0.9
 CURVE_POINTS = 200

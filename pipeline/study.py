@@ -177,34 +177,50 @@ def _prepare_weights(config: RunConfig, planned: list[str], log: Console):
 
 
 def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt: Path):
+    """Train one model; returns (trained, photo passes computed, photo passes needed)."""
     from pipeline import train
 
     cache_root = Path(config.out_dir) / artifacts.CACHE
     if name in ("cnn3", "cnn4"):
-        progress = log.counter("photos decoded", len(dataset.train) + len(dataset.val))
-        return train.train_cnn(name, config, dataset, cache_root, progress, ckpt)
-    progress = log.counter("features", len(dataset.train) * config.feature_views + len(dataset.val))
-    if name == "mobilenetv2_frozen":
+        label, needed = "photos decoded", len(dataset.train) + len(dataset.val)
+    else:
+        label = "photos through MobileNetV2"
+        needed = len(dataset.train) * config.feature_views + len(dataset.val)
+    counter, computed = log.counter(label, needed), []
+
+    def progress(n: int) -> None:
+        computed.append(n)
+        counter(n)
+
+    if name in ("cnn3", "cnn4"):
+        trained = train.train_cnn(name, config, dataset, cache_root, progress, ckpt)
+    elif name == "mobilenetv2_frozen":
         with_cut = "mobilenetv2_finetuned" in record["planned_models"]
-        return train.train_frozen(config, dataset, weights, cache_root, with_cut, progress, ckpt)
-    frozen = artifacts.Run(run_dir, record)
-    return train.train_finetuned(
-        config,
-        dataset,
-        weights,
-        frozen.model_path("mobilenetv2_frozen"),
-        frozen.history("mobilenetv2_frozen").to_dict("records"),
-        cache_root,
-        progress,
-        ckpt,
-    )
+        trained = train.train_frozen(config, dataset, weights, cache_root, with_cut, progress, ckpt)
+    else:
+        frozen = artifacts.Run(run_dir, record)
+        trained = train.train_finetuned(
+            config,
+            dataset,
+            weights,
+            frozen.model_path("mobilenetv2_frozen"),
+            frozen.history("mobilenetv2_frozen").to_dict("records"),
+            cache_root,
+            progress,
+            ckpt,
+        )
+    return trained, sum(computed), needed
 
 
 def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[dict, list[str]]:
     from pipeline import evaluate, models
 
     ckpt = artifacts.checkpoint_dir(run_dir, name)
-    trained = _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt)
+    trained, computed, needed = _fit_model(
+        name, config, dataset, weights, run_dir, record, log, ckpt
+    )
+    if config.frozen_mode != "end-to-end" or name in ("cnn3", "cnn4"):
+        log(f"{name}: {computed:,} photo(s) computed, {needed - computed:,} from the cache")
     if trained.resumed_at:
         log(f"{name}: resumed after epoch {trained.resumed_at} from its checkpoint")
     stage = artifacts.staging_dir(run_dir, name)
@@ -235,6 +251,7 @@ def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[di
         "train_seconds": round(trained.seconds, 1),
         "epochs": len(trained.history),
         "resumed_after_epoch": trained.resumed_at or None,
+        "cache": {"computed": computed, "reused": needed - computed},
         "size_bytes": model_file.stat().st_size,
         "metrics": scores,
         "notes": trained.notes,

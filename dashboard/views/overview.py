@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.settings import REFERENCE_ACCURACY, label
+from pipeline import artifacts
 from pipeline.stats import wilson_interval
 
 st.title("Overview")
@@ -68,15 +69,38 @@ for note in manifest.get("notes", []):
     st.info(note)
 
 st.subheader("The run")
+if manifest.get("schema_version", 1) < 2:
+    st.caption("Made by an older version: it has no file inventory, so it cannot be verified.")
+else:
+    mtime = (run.path / artifacts.MANIFEST).stat().st_mtime
+    problems = data.verification(str(run.path), mtime)
+    if not problems:
+        st.success(
+            "Verified: every file matches the sha256 its manifest recorded, the split matches "
+            "the run's data fingerprint, and every model's predictions cover exactly the "
+            "validation photos.",
+            icon=":material/verified:",
+        )
+    else:
+        shown = "\n".join(f"- {p}" for p in problems[:20])
+        st.error(f"Not verified ({len(problems)} problem(s)):\n\n{shown}", icon=":material/error:")
+    st.caption(f"Check it from a terminal with `python -m pipeline verify {run.path}`.")
 dataset, weights, env = manifest["dataset"], manifest.get("weights") or {}, manifest["environment"]
 counts = dataset["counts"]
-col1, col2, col3 = st.columns(3)
+col1, col2, col3, col4 = st.columns(4)
 col1.metric("Photos found", f"{counts['found']:,}")
 col2.metric(
     "Used (train / validation)",
     f"{sum(counts['train'].values()):,} / {sum(counts['val'].values()):,}",
 )
 col3.metric("Skipped / converted", f"{counts['skipped']:,} / {counts['converted']:,}")
+duplicates = dataset.get("duplicates") or {}
+col4.metric(
+    "Duplicate groups",
+    f"{duplicates.get('groups', 0):,}" if duplicates else "–",
+    help="Groups of photos with identical content under different names. Each group stays "
+    "on one side of the split, so no photo is validated on after being trained on.",
+)
 details = {
     "run id": manifest["run_id"],
     "status": manifest["status"],
@@ -84,7 +108,9 @@ details = {
     "profile": manifest["config"]["profile"],
     "data folder": dataset["root"],
     "classes (label 0, 1)": ", ".join(dataset["class_names"]),
-    "split": f"{dataset['val_fraction']:.0%} validation, seed {dataset['seed']}, by file path hash",
+    "split": f"{dataset['val_fraction']:.0%} validation, seed {dataset['seed']}, "
+    + ("by photo content hash" if duplicates else "by file path hash"),
+    "identity": (manifest.get("identity") or {}).get("key", "–"),
     "per class, train": str(counts["train"]),
     "per class, validation": str(counts["val"]),
     "weights": weights.get("source", "–"),
@@ -101,5 +127,15 @@ if weights.get("kind") == "file":
 if dataset["skipped"]:
     with st.expander(f"Skipped files ({len(dataset['skipped'])})"):
         st.dataframe(pd.DataFrame(dataset["skipped"]), hide_index=True, key="skipped_table")
+unmatched = dataset.get("unmatched_exclusions") or []
+if unmatched:
+    with st.expander(f"Exclusion list entries that matched no photo ({len(unmatched)})"):
+        st.dataframe(pd.DataFrame({"entry": unmatched}), hide_index=True, key="unmatched_table")
+if duplicates.get("conflicting_labels"):
+    st.warning(
+        f"{duplicates['conflicting_labels']} group(s) of identical photos carry both labels; "
+        "one of each such pair is necessarily scored wrong. Examples are in the manifest "
+        "(dataset → duplicates)."
+    )
 with st.expander("Full manifest (JSON)"):
     st.json(manifest, expanded=False)

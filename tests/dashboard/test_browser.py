@@ -16,7 +16,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temporary folder, so that `make test` rewrites no tracked file;
+# PETCOMPARE_SCREENSHOTS=docs/screenshots refreshes the README's pictures.
+SCREENSHOTS_ENV = "PETCOMPARE_SCREENSHOTS"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--no-sandbox",
@@ -47,6 +49,12 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    return Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -118,16 +126,16 @@ def _wait_for(page, selector: str) -> None:
 
 
 @pytest.mark.parametrize("path, name, title, ready", PAGES)
-def test_every_page_loads_in_a_real_browser(server, page, path, name, title, ready):
+def test_every_page_loads_in_a_real_browser(server, page, path, name, title, ready, shots):
     page.goto(f"{server}/{path}")
     page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
     _wait_for(page, ready)
     assert page.locator("[data-testid='stException']").count() == 0
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-def test_live_compare_uploads_a_real_photo(server, page, shared_data):
+def test_live_compare_uploads_a_real_photo(server, page, shared_data, shots):
     page.goto(f"{server}/live")
     _wait_for(page, "[data-testid='stFileUploader']")
     photo = shared_data / "Dog" / "0.jpg"
@@ -137,10 +145,10 @@ def test_live_compare_uploads_a_real_photo(server, page, shared_data):
     text = page.locator("[data-testid='stMarkdown']").all_inner_texts()
     assert any("of 4 models say" in t for t in text), text
     assert page.locator("[data-testid='stException']").count() == 0
-    page.screenshot(path=str(SCREENSHOTS / "live_upload.png"), full_page=True)
+    page.screenshot(path=str(shots / "live_upload.png"), full_page=True)
 
 
-def test_live_compare_shows_grad_cam_for_every_model(server, page, shared_data):
+def test_live_compare_shows_grad_cam_for_every_model(server, page, shared_data, shots):
     page.goto(f"{server}/live")
     _wait_for(page, "[data-testid='stFileUploader']")
     page.locator("input[type='file']").set_input_files(str(shared_data / "Cat" / "1.jpg"))
@@ -152,4 +160,4 @@ def test_live_compare_shows_grad_cam_for_every_model(server, page, shared_data):
     assert page.locator("[data-testid='stException']").count() == 0
     page.get_by_text("; evidence for").last.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
-    page.screenshot(path=str(SCREENSHOTS / "live_gradcam.png"), full_page=True)
+    page.screenshot(path=str(shots / "live_gradcam.png"), full_page=True)

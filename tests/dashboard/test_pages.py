@@ -41,6 +41,17 @@ def test_overview_leaderboard_lists_all_four_with_reference(real_artifacts, monk
     assert "b5c304ec" in at.table[0].value.to_string()
 
 
+def test_overview_says_the_run_is_verified_or_what_failed(
+    real_artifacts, partial_artifacts, monkeypatch
+):
+    at = open_app(real_artifacts, monkeypatch)
+    assert any("Verified" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["Duplicate groups"] == "0"
+    at = open_app(partial_artifacts, monkeypatch)
+    failed = "\n".join(e.value for e in at.error)
+    assert "Not verified" in failed and "missing: models/cnn3/confusion.json" in failed
+
+
 def test_curves_page_switches_metric_and_layout(real_artifacts, monkeypatch):
     at = open_app(real_artifacts, monkeypatch, "curves")
     at.radio(key="curves_metric").set_value("loss")

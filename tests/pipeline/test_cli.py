@@ -64,4 +64,17 @@ def test_invalid_option_values_are_reported(tmp_path, capsys):
         "--models",
         "cnn3",
     )
-    assert code == 2 and "error:" in out.err
+    assert code == 2 and "--max-per-class must be at least 1 (got 0)" in out.err
+    assert "Traceback" not in out.err
+
+
+def test_cache_prune_frees_what_no_run_uses(tmp_path, capsys):
+    from pipeline import cache
+
+    store = cache.ShardStore(tmp_path / "art" / "cache", "pixels", {"x": 1}, {"v": ((4,), "f4")})
+    store.write_shard(["a" * 64], {"v": [[1, 2, 3, 4]]})
+    code, out = _run(capsys, "cache", "--out", str(tmp_path / "art"), "--prune", "--dry-run")
+    assert code == 0 and "would free" in out.out and store.folder.exists()
+    code, out = _run(capsys, "cache", "--out", str(tmp_path / "art"), "--prune")
+    assert code == 0 and "freed" in out.out and "1 store(s) no run uses" in out.out
+    assert not store.folder.exists()

@@ -1,6 +1,7 @@
 """The quick pipeline on a small real subset of ../shared: every artifact, models beating chance."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ from pipeline import artifacts
 from pipeline.config import MODEL_NAMES as ORDER
 from pipeline.evaluate import predict_samples
 from pipeline.images import load_model_input
+from pipeline.verify import verify_run
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +39,9 @@ def test_every_artifact_is_written_and_readable(real_run):
         "Dog",
     ]
     assert json.loads((real_run.path / artifacts.MANIFEST).read_text())["status"] == "complete"
+    assert manifest["identity"]["preprocessing"]["loader"] >= 2
+    assert set(real_run.split().columns) == set(artifacts.SPLIT_COLUMNS)
+    assert verify_run(real_run) == []
 
 
 def test_models_beat_chance_on_held_out_photos(real_run):
@@ -79,18 +84,74 @@ def test_history_val_accuracy_matches_the_final_evaluation(real_run):
         assert last == pytest.approx(real_run.model_record(name)["metrics"]["accuracy"], abs=1e-6)
 
 
-def test_evaluate_command_reproduces_the_metrics(real_run, shared_data):
+def _copy_of(run, tmp_path) -> artifacts.Run:
+    """A private copy of the session's run, for tests that rewrite files in it."""
+    target = tmp_path / "art" / artifacts.RUNS / run.path.name
+    shutil.copytree(run.path, target)
+    return artifacts.read_run(target)
+
+
+def test_evaluate_command_reproduces_the_metrics(real_run, shared_data, tmp_path):
     """Re-scoring from the photos gives what training recorded, including the predictions
     the MobileNetV2s computed from cached activations."""
     from pipeline.rescore import evaluate_run
 
-    names = real_run.model_names()
-    before = {n: real_run.model_record(n)["metrics"]["accuracy"] for n in names}
-    p_before = {n: real_run.predictions(n).p_dog.to_numpy() for n in names}
-    results = evaluate_run(real_run, str(shared_data))
+    copy = _copy_of(real_run, tmp_path)
+    names = copy.model_names()
+    before = {n: copy.model_record(n)["metrics"]["accuracy"] for n in names}
+    p_before = {n: copy.predictions(n).p_dog.to_numpy() for n in names}
+    logit_before = {n: copy.predictions(n).logit.to_numpy() for n in names}
+    results = evaluate_run(copy, str(shared_data))
     assert {n: r["accuracy"] for n, r in results.items()} == pytest.approx(before)
     for name in names:
-        np.testing.assert_allclose(real_run.predictions(name).p_dog, p_before[name], atol=1e-4)
+        np.testing.assert_allclose(copy.predictions(name).p_dog, p_before[name], atol=1e-4)
+        np.testing.assert_allclose(copy.predictions(name).logit, logit_before[name], atol=1e-3)
+    assert verify_run(copy) == []  # evaluate refreshed the file inventory
+
+
+def test_stored_logits_are_the_pre_sigmoid_values(real_run):
+    for name in real_run.model_names():
+        frame = real_run.predictions(name)
+        p = 1 / (1 + np.exp(-frame.logit.to_numpy(np.float64)))
+        np.testing.assert_allclose(p, frame.p_dog, atol=1e-5)
+
+
+def test_evaluate_refuses_photos_that_differ_from_the_run(real_run, shared_data, tmp_path):
+    from pipeline.errors import PipelineError
+    from pipeline.rescore import evaluate_run
+
+    copy = _copy_of(real_run, tmp_path)
+    photos = tmp_path / "photos"
+    val = copy.split().query("split == 'val'").path.tolist()
+    for path in val:
+        (photos / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data / path, photos / path)
+    swapped = photos / val[0]
+    swapped.write_bytes((shared_data / val[1]).read_bytes())
+    with pytest.raises(PipelineError, match="1 validation photo"):
+        evaluate_run(copy, str(photos))
+
+
+def test_verify_passes_and_names_each_tampered_file(real_run, tmp_path, capsys):
+    from pipeline.__main__ import main
+
+    assert main(["verify", str(real_run.path)]) == 0
+    assert "verified" in capsys.readouterr().out
+    copy = _copy_of(real_run, tmp_path)
+    predictions = copy.model_dir("cnn3") / artifacts.PREDICTIONS
+    frame = copy.predictions("cnn3")
+    frame.iloc[:-1].to_csv(predictions, index=False)  # one validation photo dropped
+    (copy.model_dir("cnn4") / artifacts.HISTORY).write_text("epoch\n1\n")
+    (copy.path / "stray.txt").write_text("?")
+    problems = verify_run(copy)
+    assert "changed: models/cnn3/predictions.csv (sha256 differs from the recorded one)" in (
+        problems
+    ) or any(p.startswith("changed: models/cnn3/predictions.csv") for p in problems)
+    assert any(p.startswith("changed: models/cnn4/history.csv") for p in problems)
+    assert "not in the manifest: stray.txt" in problems
+    assert any("cnn3: predictions cover 0 photo(s) outside" in p for p in problems)
+    assert main(["verify", str(copy.path), "--skip-models"]) == 1
+    assert "does not match its manifest" in capsys.readouterr().out
 
 
 def test_predict_samples_is_order_preserving(real_run, shared_data):
@@ -99,6 +160,6 @@ def test_predict_samples_is_order_preserving(real_run, shared_data):
 
     split = real_run.split()
     samples = [Sample(p, int(y)) for p, y in split[["path", "label"]].values[:5]]
-    forward = predict_samples(model, str(shared_data), samples, (64, 64), 2)
-    backward = predict_samples(model, str(shared_data), samples[::-1], (64, 64), 3)
+    forward, _ = predict_samples(model, str(shared_data), samples, (64, 64), 2)
+    backward, _ = predict_samples(model, str(shared_data), samples[::-1], (64, 64), 3)
     np.testing.assert_allclose(forward, backward[::-1], atol=1e-6)
