@@ -14,6 +14,7 @@ everything; an edited photo has a new hash and is computed again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -107,6 +108,19 @@ class ShardStore:
         return shard
 
 
+def _save(path: Path, array: np.ndarray) -> None:
+    """np.save, with a short write on a full disk reported as the ENOSPC it is.
+
+    numpy raises a bare OSError ("N requested and M written") without an errno then.
+    """
+    try:
+        np.save(path, array)
+    except OSError as err:
+        if err.errno is None and shutil.disk_usage(path.parent).free < array.nbytes:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from err
+        raise
+
+
 def write_shard(folder: Path, specs: Specs, keys: list[str], rows: dict[str, np.ndarray]) -> Path:
     """Write one shard atomically; a failure (e.g. a full disk) leaves nothing behind."""
     shard_id = uuid.uuid4().hex
@@ -117,7 +131,7 @@ def write_shard(folder: Path, specs: Specs, keys: list[str], rows: dict[str, np.
             array = np.asarray(rows[name], dtype=dtype)
             if array.shape != (len(keys), *shape):
                 raise ValueError(f"{name}: rows of shape {array.shape[1:]}, expected {shape}")
-            np.save(tmp / f"{name}.npy", array)
+            _save(tmp / f"{name}.npy", array)
         (tmp / KEYS).write_text("\n".join(keys) + "\n")
         final = folder / f"{SHARD_PREFIX}{shard_id}"
         os.replace(tmp, final)

@@ -145,6 +145,14 @@ def inspect_bytes(data: bytes) -> str | None:
     return None
 
 
+def inspect_file(path: Path) -> str | None:
+    """`inspect_bytes` of a file; an unreadable file is one to skip."""
+    try:
+        return inspect_bytes(Path(path).read_bytes())
+    except OSError as err:
+        return f"skip: unreadable ({err.strerror or err})"
+
+
 def _read_and_hash(path: Path) -> tuple[str | None, bytes | None, str | None]:
     """(sha256, bytes, error) of one file."""
     try:

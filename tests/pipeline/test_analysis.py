@@ -41,7 +41,7 @@ def test_suspects_csv_is_a_valid_exclusion_file(tmp_path):
     wide = analysis.wide_predictions({"a": _frame([0.99, 0.1], [0, 0])})
     file = tmp_path / "suspects.csv"
     analysis.suspects(wide, ["a"]).to_csv(file, index=False)
-    assert read_exclusions(str(file)) == {"x/0.jpg"}
+    assert read_exclusions(str(file)) == ["x/0.jpg"]
 
 
 def _saturated(n: int = 100, n_wrong: int = 10) -> pd.DataFrame:

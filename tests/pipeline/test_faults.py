@@ -250,11 +250,11 @@ def test_no_wait_fails_at_once_while_another_train_runs(photos, shared_weights, 
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A mounted tmpfs; yields (path, remount(size=..., ro=...))."""
+    """A mounted 200 kB tmpfs; yields (path, remount(options))."""
     mount = tmp_path / "disk"
     mount.mkdir()
     tried = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)], capture_output=True
     )
     if tried.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {tried.stderr.decode().strip()}")

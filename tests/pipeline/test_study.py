@@ -78,6 +78,8 @@ def test_fresh_flag_starts_a_new_run(tmp_path):
     a = train_study(config)
     b = train_study(config, fresh=True)
     assert a.run_id != b.run_id
+    # The same command gives the same model, whether its inputs came from the cache or not.
+    assert a.predictions("cnn3").equals(b.predictions("cnn3"))
     assert artifacts.list_runs(tmp_path / "art")[0].run_id == b.run_id  # newest first
 
 
