@@ -52,12 +52,12 @@ def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> tuple[list[float]
     models = {
         n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
     }
-    seen = live.answer("warm-up", photo, models).seen
+    seen = live.answer(photo, models).seen
     explain.live(models, seen)
     answer_times, gradcam_times = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        live.answer("bench", photo, models)
+        live.answer(photo, models)
         answer_times.append((time.perf_counter() - start) * 1000)
     for _ in range(max(3, repeats // 4)):
         start = time.perf_counter()

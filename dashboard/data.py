@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.settings import artifacts_dir
+from dashboard import explain, live
+from dashboard.settings import artifacts_dir, label
 from pipeline import artifacts
 from pipeline.analysis import ANALYSIS_VERSION
 
@@ -63,24 +64,47 @@ def require_run() -> artifacts.Run:
     return run
 
 
-@st.cache_data(show_spinner=False)
-def history(path: str, name: str) -> pd.DataFrame:
+def _mtime(path: str, name: str, filename: str) -> float:
+    """Modification time of a model's file (0 when missing): keys the caches below, so
+    `evaluate` or `analyze` on an open run shows up without a restart."""
+    file = Path(path) / artifacts.MODELS / name / filename
+    return file.stat().st_mtime if file.is_file() else 0.0
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(path: str, name: str, mtime: float) -> pd.DataFrame:
     return artifacts.read_run(Path(path)).history(name)
 
 
-@st.cache_data(show_spinner=False)
-def predictions(path: str, name: str) -> pd.DataFrame:
+@st.cache_data(show_spinner=False, max_entries=64)
+def _predictions(path: str, name: str, mtime: float) -> pd.DataFrame:
     return artifacts.read_run(Path(path)).predictions(name)
 
 
-@st.cache_data(show_spinner=False)
-def misclassified(path: str, name: str) -> pd.DataFrame:
+@st.cache_data(show_spinner=False, max_entries=64)
+def _misclassified(path: str, name: str, mtime: float) -> pd.DataFrame:
     return artifacts.read_run(Path(path)).misclassified(name)
 
 
-@st.cache_data(show_spinner=False)
-def confusion(path: str, name: str) -> dict:
+@st.cache_data(show_spinner=False, max_entries=64)
+def _confusion(path: str, name: str, mtime: float) -> dict:
     return artifacts.read_run(Path(path)).confusion(name)
+
+
+def history(path: str, name: str) -> pd.DataFrame:
+    return _history(path, name, _mtime(path, name, artifacts.HISTORY))
+
+
+def predictions(path: str, name: str) -> pd.DataFrame:
+    return _predictions(path, name, _mtime(path, name, artifacts.PREDICTIONS))
+
+
+def misclassified(path: str, name: str) -> pd.DataFrame:
+    return _misclassified(path, name, _mtime(path, name, artifacts.MISCLASSIFIED))
+
+
+def confusion(path: str, name: str) -> dict:
+    return _confusion(path, name, _mtime(path, name, artifacts.CONFUSION))
 
 
 def available(run: artifacts.Run, reader, names: list[str] | None = None) -> dict:
@@ -96,9 +120,27 @@ def available(run: artifacts.Run, reader, names: list[str] | None = None) -> dic
     return result
 
 
-@st.cache_resource(show_spinner="Loading models…")
+def loadable_models(run: artifacts.Run, warn: bool = True) -> tuple[str, ...]:
+    """The run's models whose model.keras exists; says which ones lack it."""
+    names, missing = [], []
+    for name in run.model_names():
+        (names if run.model_path(name).is_file() else missing).append(name)
+    if warn and missing:
+        st.warning(
+            "No model file, so not answering here: "
+            + ", ".join(f"{label(n)} ({run.model_path(n).relative_to(run.path)})" for n in missing)
+        )
+    return tuple(names)
+
+
+# At most two runs' models in memory: opening run after run must not keep them all.
+@st.cache_resource(show_spinner="Loading models…", max_entries=2)
 def load_models(path: str, names: tuple[str, ...]) -> dict:
-    """Each model loaded once per process and warmed up; shared, never mutated."""
+    """Each model loaded once per process and warmed up; shared, never mutated.
+
+    Keras models are safe to call from several sessions' threads at once
+    (tests/dashboard/test_live.py checks concurrent answers against serial ones).
+    """
     import keras
 
     run = artifacts.read_run(Path(path))
@@ -109,6 +151,28 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
         model.predict_on_batch(np.zeros((1, *size, 3), np.float32))
         loaded[name] = model
     return loaded
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def answer(path: str, names: tuple[str, ...], digest: str, _payload: bytes) -> live.Answer:
+    """Every model's answer to one photo, computed once per run and photo content.
+
+    Keyed by the content hash, not the bytes: a rerun, another session or the same
+    photo under another name reuses it.
+    """
+    return live.answer(_payload, load_models(path, names))
+
+
+@st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=32)
+def live_gradcam(path: str, names: tuple[str, ...], digest: str, _seen: dict) -> explain.Maps:
+    """Grad-CAM maps of an answered photo, computed only when asked, once per content."""
+    return explain.live(load_models(path, names), _seen)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def sample_photos(path: str, mtime: float) -> list[tuple[str, str]]:
+    """(validation path, file) of a few photos to try; `mtime` of split.csv keys it."""
+    return [(p, str(f)) for p, f in live.sample_photos(artifacts.read_run(Path(path)))]
 
 
 @st.cache_data(show_spinner=False)
@@ -153,6 +217,11 @@ def verification(path: str, mtime: float) -> list[str]:
     return verify_run(artifacts.read_run(Path(path)), load_models=False)
 
 
-@st.cache_data(show_spinner=False)
-def suspects(path: str) -> pd.DataFrame | None:
+@st.cache_data(show_spinner=False, max_entries=16)
+def _suspects(path: str, mtime: float) -> pd.DataFrame | None:
     return artifacts.read_run(Path(path)).suspects()
+
+
+def suspects(path: str) -> pd.DataFrame | None:
+    file = Path(path) / artifacts.SUSPECTS
+    return _suspects(path, file.stat().st_mtime if file.is_file() else 0.0)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from dashboard.settings import MAX_UPLOAD_BYTES
+from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES, megabytes
 from pipeline import artifacts
-from pipeline.images import ImageError, LoadedImage, load_rgb, resize_for_model
+from pipeline.images import FORMATS, ImageError, load_rgb, resize_for_model
+
+# The upright original is shown at most this large; the models get their own pixels.
+PREVIEW_SIZE = 480
 
 
 @dataclass
@@ -24,28 +30,33 @@ class Verdict:
 class Answer:
     """What every model says about one image, or why it could not be read."""
 
-    title: str
     error: str | None = None
-    loaded: LoadedImage | None = None
+    notes: list[str] = field(default_factory=list)
+    preview: np.ndarray | None = None  # the upright photo, at most PREVIEW_SIZE px
     seen: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     total_ms: float = 0.0
 
 
-def answer(title: str, payload: bytes, models: dict) -> Answer:
+def digest(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def answer(payload: bytes, models: dict) -> Answer:
     """Decode once, resize once per input size, and time each model's call."""
     start = time.perf_counter()
     if len(payload) > MAX_UPLOAD_BYTES:
         return Answer(
-            title,
-            error=f"file too large ({len(payload) / 1e6:.1f} MB; the limit is "
-            f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB)",
+            error=f"file too large ({megabytes(len(payload))}; the limit is "
+            f"{megabytes(MAX_UPLOAD_BYTES)})"
         )
     try:
         loaded = load_rgb(payload)
     except ImageError as err:
-        return Answer(title, error=str(err))
-    result = Answer(title, loaded=loaded)
+        return Answer(error=str(err))
+    preview = loaded.image.copy()
+    preview.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
+    result = Answer(notes=loaded.notes, preview=np.asarray(preview))
     for name, model in models.items():
         size = tuple(model.input_shape[1:3])
         if size not in result.seen:
@@ -57,6 +68,51 @@ def answer(title: str, payload: bytes, models: dict) -> Answer:
         )
     result.total_ms = (time.perf_counter() - start) * 1000
     return result
+
+
+def vote(verdicts: list[Verdict], classes: list[str]) -> str:
+    """'3 of 4 models say Dog — they disagree', or a tie said as one."""
+    dogs = sum(v.p_positive >= 0.5 for v in verdicts)
+    cats = len(verdicts) - dogs
+    if dogs == cats:
+        return (
+            f"**A tie: {cats} of {len(verdicts)} models say {classes[0]}, {dogs} say {classes[1]}**"
+        )
+    winner, count = (classes[1], dogs) if dogs > cats else (classes[0], cats)
+    how = " — unanimous" if count == len(verdicts) else " — they disagree"
+    return f"**{count} of {len(verdicts)} models say {winner}**{how}"
+
+
+def pixel_count(payload: bytes) -> int:
+    """Width x height from the header only (0 when unreadable: the answer will say why)."""
+    try:
+        with Image.open(io.BytesIO(payload), formats=FORMATS) as img:
+            return img.size[0] * img.size[1]
+    except Exception:  # any unreadable header is reported later, by the loader
+        return 0
+
+
+def within_limits(items: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The uploads one rerun answers: at most MAX_BATCH_FILES files and MAX_BATCH_PIXELS
+    pixels in all (decoding cost follows pixels, not bytes); messages for the rest."""
+    kept, messages, pixels = [], [], 0
+    for title, payload in items:
+        if len(kept) == MAX_BATCH_FILES:
+            messages.append(
+                f"Only the first {MAX_BATCH_FILES} photos are answered at once; "
+                f"{len(items) - MAX_BATCH_FILES} more were left out. Remove some to see others."
+            )
+            break
+        size = pixel_count(payload)
+        if pixels + size > MAX_BATCH_PIXELS:
+            messages.append(
+                f"{title} left out: the photos together would exceed "
+                f"{MAX_BATCH_PIXELS / 1e6:.0f} megapixels. Remove some photos first."
+            )
+            continue
+        pixels += size
+        kept.append((title, payload))
+    return kept, messages
 
 
 def sample_photos(run: artifacts.Run, per_class: int = 3) -> list[tuple[str, Path]]:
@@ -71,12 +127,14 @@ def sample_photos(run: artifacts.Run, per_class: int = 3) -> list[tuple[str, Pat
                 samples.append((path, root / path))
     if samples:
         return samples
-    names = run.model_names()
-    if not names:
-        return []
-    wrong = run.misclassified(names[0]).head(per_class * 2)
-    return [
-        (p, run.thumb_path(t))
-        for p, t in zip(wrong.path, wrong.thumb, strict=True)
-        if isinstance(t, str) and run.thumb_path(t).is_file()
-    ]
+    for name in run.model_names():
+        try:
+            wrong = run.misclassified(name).head(per_class * 2)
+        except (artifacts.ArtifactError, OSError, ValueError):
+            continue
+        return [
+            (p, run.thumb_path(t))
+            for p, t in zip(wrong.path, wrong.thumb, strict=True)
+            if isinstance(t, str) and run.thumb_path(t).is_file()
+        ]
+    return []

@@ -62,7 +62,7 @@ def validation_photo_explanations(
     if maps is None:
         if not st.toggle("Compute where each model looked (Grad-CAM)", key=f"{key}_compute"):
             return
-        names = tuple(run.model_names())
+        names = data.loadable_models(run)
         maps, source = explain.from_photo(run, path, lambda: data.load_models(str(run.path), names))
         if maps is None:
             st.info(f"No Grad-CAM maps: {source}.")

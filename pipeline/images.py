@@ -18,6 +18,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Larger images are refused before decoding: a guard against decompression bombs.
 MAX_PIXELS = 40_000_000
+# The formats Pillow may open: photos only. EPS/PS/PDF never reach Pillow's
+# Ghostscript path, and the exotic decoders are not exposed to uploads.
+FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
+ACCEPTED = "JPEG, PNG, GIF, WebP, BMP, TIFF or AVIF"
+# File name endings for upload pickers, matching FORMATS.
+EXTENSIONS = ("jpg", "jpeg", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff", "avif")
+# High-bit-depth images are scaled to 8 bits in bands of about this many pixels.
+BAND_PIXELS = 1 << 20
 # Bump whenever a change here can alter the pixels a model sees: caches of decoded
 # photos and features, and run identities, are keyed on it (and on Pillow's version).
 LOADER_VERSION = 2
@@ -41,7 +49,17 @@ class LoadedImage:
     original_format: str | None = None
 
 
+def _refusal(head: bytes) -> str:
+    """Why a file Pillow was not allowed to open is refused, from its first bytes."""
+    if head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):
+        return "PostScript/EPS files are not accepted (only photos in " + ACCEPTED + ")"
+    if head.startswith(b"%PDF"):
+        return "PDF files are not accepted (only photos in " + ACCEPTED + ")"
+    return "not an image in a supported format (" + ACCEPTED + ")"
+
+
 def _open(source: Source) -> Image.Image:
+    """Open (not decode) an image of an allowed format; anything else is an ImageError."""
     if isinstance(source, bytes):
         if not source:
             raise ImageError("the file is empty")
@@ -49,20 +67,45 @@ def _open(source: Source) -> Image.Image:
     elif isinstance(source, (str, Path)) and Path(source).stat().st_size == 0:
         raise ImageError("the file is empty")
     try:
-        return Image.open(source)
+        return Image.open(source, formats=FORMATS)
     except UnidentifiedImageError:
-        raise ImageError("not an image (format not recognised)") from None
+        if isinstance(source, (str, Path)):
+            with open(source, "rb") as fh:
+                head = fh.read(8)
+        else:
+            source.seek(0)
+            head = source.read(8)
+        raise ImageError(_refusal(head)) from None
     except Image.DecompressionBombError as err:
         raise ImageError(f"image too large: {err}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"cannot read the image ({err})") from None
+    except Exception as err:  # a malformed file can make any decoder raise anything
+        raise ImageError(f"cannot read the image ({type(err).__name__}: {err})") from None
 
 
 def _sixteen_bit_to_rgb(img: Image.Image) -> Image.Image:
-    arr = np.asarray(img).astype(np.float64)
-    peak = 65535.0 if arr.max() > 255 else 255.0
-    arr8 = np.clip(np.round(arr * (255.0 / peak)), 0, 255).astype(np.uint8)
-    return Image.fromarray(arr8, mode="L").convert("RGB")
+    """Scale a high-bit-depth image to 8 bits, a band of rows at a time.
+
+    No float64 copy of the whole image: a 40-megapixel 16-bit PNG needs its own
+    uint16 array plus one band, not 320 MB.
+    """
+    arr = np.asarray(img)
+    peak = 65535 if arr.max() > 255 else 255
+    out = np.empty(arr.shape, np.uint8)
+    rows = max(1, BAND_PIXELS // max(1, arr.shape[1]))
+    integer = np.issubdtype(arr.dtype, np.integer)
+    for top in range(0, arr.shape[0], rows):
+        band = np.clip(arr[top : top + rows], 0, peak).astype(
+            np.uint32 if integer else np.float32, copy=False
+        )
+        if integer:  # round(x * 255 / peak) in exact integer arithmetic, in place
+            band *= 255
+            band += peak // 2
+            band //= peak
+        else:
+            band *= 255.0 / peak
+            np.rint(band, out=band)
+        out[top : top + rows] = band
+    return Image.fromarray(out, mode="L").convert("RGB")
 
 
 def _has_alpha(img: Image.Image) -> bool:
@@ -114,10 +157,10 @@ def load_rgb(source: Source, max_pixels: int = MAX_PIXELS) -> LoadedImage:
         rgb.load()
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"cannot decode the image ({err})") from None
     except Image.DecompressionBombError as err:
         raise ImageError(f"image too large: {err}") from None
+    except Exception as err:  # whatever a decoder raises on a malformed file is a refusal
+        raise ImageError(f"cannot decode the image ({type(err).__name__}: {err})") from None
     return LoadedImage(rgb, notes + converted, original_mode, original_format)
 
 

@@ -1,47 +1,58 @@
 """Upload photos and see all four models answer side by side."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, explain, live, widgets
-from dashboard.settings import MAX_UPLOAD_BYTES, label
+from dashboard import data, live, widgets
+from dashboard.settings import MAX_BATCH_FILES, MAX_UPLOAD_BYTES, label, megabytes
+from pipeline import artifacts
+from pipeline.images import EXTENSIONS
 
 st.title("Live compare")
 run = data.require_run()
 classes = run.class_names
-models = data.load_models(str(run.path), tuple(run.model_names()))
+names = data.loadable_models(run)
+if not names:
+    st.error("No model of this run has its model file, so none can answer. Train it again.")
+    st.stop()
 
 uploads = st.file_uploader(
-    f"Photos (any common format, up to {MAX_UPLOAD_BYTES // 2**20} MB each)",
+    f"Photos (JPEG, PNG, GIF, WebP, BMP, TIFF or AVIF; up to {megabytes(MAX_UPLOAD_BYTES)} "
+    f"each, {MAX_BATCH_FILES} at a time)",
+    type=list(EXTENSIONS),
     accept_multiple_files=True,
     key="upload",
 )
-samples = live.sample_photos(run)
-picked = st.multiselect("…or try validation photos", [p for p, _ in samples], key="samples")
+split_mtime = (run.path / artifacts.SPLIT).stat().st_mtime
+samples = dict(data.sample_photos(str(run.path), split_mtime))
+picked = st.multiselect("…or try validation photos", list(samples), key="samples")
 
 items = [(f.name, f.getvalue()) for f in uploads or []]
-items += [(p, dict(samples)[p].read_bytes()) for p in picked]
+items += [(p, Path(samples[p]).read_bytes()) for p in picked]
 if not items:
     st.info("Upload a photo or pick a sample to see what each model says.")
     st.stop()
+items, refusals = live.within_limits(items)
+for message in refusals:
+    st.warning(message)
 
-for index, (title, payload) in enumerate(items):
-    result = live.answer(title, payload, models)
+
+@st.fragment
+def show_answer(index: int, title: str, payload: bytes) -> None:
+    """One photo's answers; its Grad-CAM toggle reruns only this fragment."""
+    digest = live.digest(payload)
+    result = data.answer(str(run.path), names, digest, payload)
     st.subheader(title)
     if result.error:
         st.error(f"Cannot use this file: {result.error}")
-        continue
-    for note in result.loaded.notes:
+        return
+    for note in result.notes:
         st.caption(f"Note: {note}.")
-    votes = [classes[int(v.p_positive >= 0.5)] for v in result.verdicts]
-    majority = max(set(votes), key=votes.count)
-    agree = votes.count(majority)
-    st.markdown(
-        f"**{agree} of {len(votes)} models say {majority}**"
-        + (" — unanimous" if agree == len(votes) else " — they disagree")
-    )
+    st.markdown(live.vote(result.verdicts, classes))
     cols = st.columns(len(result.seen) + 1)
-    cols[0].image(result.loaded.image, caption="upright original", width="stretch")
+    cols[0].image(result.preview, caption="upright original", width="stretch")
     for col, (size, pixels) in zip(cols[1:], result.seen.items(), strict=True):
         col.image(pixels, caption=f"as the {size[0]}x{size[1]} models see it", width="stretch")
     table = pd.DataFrame(
@@ -49,7 +60,7 @@ for index, (title, payload) in enumerate(items):
             "model": [label(v.name) for v in result.verdicts],
             f"P({classes[0]})": [1 - v.p_positive for v in result.verdicts],
             f"P({classes[1]})": [v.p_positive for v in result.verdicts],
-            "verdict": votes,
+            "verdict": [classes[int(v.p_positive >= 0.5)] for v in result.verdicts],
             "latency (ms)": [v.latency_ms for v in result.verdicts],
         }
     )
@@ -60,6 +71,10 @@ for index, (title, payload) in enumerate(items):
     )
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
     if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
-        maps = explain.live(models, result.seen)
+        maps = data.live_gradcam(str(run.path), names, digest, result.seen)
         p_dog = {v.name: v.p_positive for v in result.verdicts}
         widgets.explanations(maps, p_dog, classes, f"live_{index}")
+
+
+for position, (title, payload) in enumerate(items):
+    show_answer(position, title, payload)

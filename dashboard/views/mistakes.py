@@ -53,7 +53,12 @@ with tab_gallery:
             column.caption(row.path)
 
 with tab_cross:
-    wide = mistakes.wide_predictions(data.available(run, data.predictions))
+    scored = data.available(run, data.predictions)
+    names = list(scored)  # only models whose predictions are there
+    if not names:
+        st.info("No model of this run has its predictions.csv, so there is nothing to compare.")
+        st.stop()
+    wide = mistakes.wide_predictions(scored)
     cross = mistakes.cross_model_mistakes(wide, names)
     summary = cross.missed_by.value_counts()
     st.write("Validation photos at least one model got wrong, grouped by who missed them:")

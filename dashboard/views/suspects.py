@@ -12,7 +12,8 @@ st.title("Suspect labels")
 run = data.require_run()
 result = data.require_analysis(run)
 classes = run.class_names
-names = run.model_names()
+scored = data.available(run, data.predictions)  # models whose predictions are there
+names = list(scored)
 stored_threshold = result["suspects"]["min_confidence"]
 
 st.markdown(
@@ -44,7 +45,7 @@ if not judges:
 if sorted(judges) == sorted(names) and threshold == stored_threshold:
     found = data.suspects(str(run.path))  # the list the pipeline stored
 else:
-    wide = analysis.wide_predictions(data.available(run, data.predictions, judges))
+    wide = analysis.wide_predictions({n: scored[n] for n in judges})
     found = analysis.suspects(wide, judges, threshold)
 if found is None or found.empty:
     st.success("No photo is put in the other class that confidently by every chosen model.")
@@ -84,8 +85,7 @@ for start in range(0, len(shown), COLUMNS):
 st.subheader("Why do the models disagree with the label?")
 pick = st.selectbox("Photo", shown.path.tolist(), key="suspect_pick")
 p_dog = {}
-for name in names:
-    frame = data.predictions(str(run.path), name)
+for name, frame in scored.items():
     p_dog[name] = float(frame.loc[frame.path == pick, "p_dog"].iloc[0])
 widgets.validation_photo_explanations(run, pick, p_dog, "suspect")
 st.dataframe(
