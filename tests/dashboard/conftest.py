@@ -50,3 +50,15 @@ def partial_artifacts(real_run, tmp_path_factory) -> Path:
     manifest["status"] = "running"
     (target / artifacts.MANIFEST).write_text(json.dumps(manifest))
     return out
+
+
+@pytest.fixture(scope="session")
+def broken_artifacts(real_run, tmp_path_factory) -> Path:
+    """A copy of the real run whose manifest still lists every model, but cnn4 lost its
+    predictions.csv and cnn3 its model.keras."""
+    out = tmp_path_factory.mktemp("broken")
+    target = out / artifacts.RUNS / real_run.path.name
+    shutil.copytree(real_run.path, target)
+    (target / artifacts.MODELS / "cnn4" / artifacts.PREDICTIONS).unlink()
+    (target / artifacts.MODELS / "cnn3" / artifacts.MODEL_FILE).unlink()
+    return out

@@ -110,18 +110,81 @@ def test_live_compare_samples_work_without_upload(real_artifacts, monkeypatch):
 
 
 def test_every_bad_upload_gets_an_answer_or_a_clear_message(real_artifacts, monkeypatch):
-    files = odd_files()
+    from dashboard.settings import MAX_BATCH_FILES
+    from pipeline.images import EXTENSIONS
+
+    # The uploader takes photo extensions only (the browser refuses the rest); what a file
+    # holds is still checked by the loader, whatever its name.
+    files = {n: d for n, d in odd_files().items() if n.rsplit(".", 1)[-1] in EXTENSIONS}
     huge = encode(photo(7000, 7000, seed=1).convert("L"), "PNG")  # 49 MP: over the pixel limit
     uploads = [(name, data, "application/octet-stream") for name, data in files.items()]
     uploads.append(("bomb.png", huge, "image/png"))
     at = open_app(real_artifacts, monkeypatch, "live")
+    errors, answered, captions = [], 0, []
+    for start in range(0, len(uploads), MAX_BATCH_FILES):  # one batch at a time
+        at.file_uploader(key="upload").set_value(uploads[start : start + MAX_BATCH_FILES]).run()
+        assert not at.exception and not at.warning
+        errors += [e.value for e in at.error]
+        answered += len(_frames(at, "latency (ms)"))
+        captions += [c.value for c in at.caption]
+    assert len(errors) == len(UNUSABLE) + 1 and any("too large" in e for e in errors)
+    assert answered == len(files) - len(UNUSABLE)
+    assert any("EXIF" in c for c in captions)
+
+
+def test_real_odd_files_each_get_an_answer_or_a_reason(real_artifacts, monkeypatch):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    frames = [photo(60, 40, seed=i) for i in range(60)]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=20)
+    sixteen = Image.fromarray(np.linspace(0, 65535, 80 * 60).reshape(60, 80).astype(np.uint16))
+    uploads = [
+        # An EPS named like a photo: the uploader's type filter cannot see it, the loader does.
+        ("drawing.jpg", encode(photo(40, 40, seed=1), "EPS"), "image/jpeg"),
+        ("many.gif", gif.getvalue(), "image/gif"),
+        ("deep.png", encode(sixteen, "PNG"), "image/png"),
+        ("scan.tiff", encode(photo(64, 48, seed=2), "TIFF"), "image/tiff"),
+        ("huge.jpg", b"\xff\xd8" + b"\0" * (21 * 2**20), "image/jpeg"),
+    ]
+    at = open_app(real_artifacts, monkeypatch, "live")
     at.file_uploader(key="upload").set_value(uploads).run()
     assert not at.exception
-    errors = [e.value for e in at.error]
-    assert len(errors) == len(UNUSABLE) + 1 and any("too large" in e for e in errors)
-    answered = _frames(at, "latency (ms)")
-    assert len(answered) == len(files) - len(UNUSABLE)
-    assert any("EXIF" in c.value for c in at.caption)
+    errors = "\n".join(e.value for e in at.error)
+    assert "PostScript/EPS files are not accepted" in errors
+    assert "file too large (21.0 MB; the limit is 20 MB)" in errors
+    notes = "\n".join(c.value for c in at.caption)
+    assert "animated (60 frames): first frame used" in notes
+    assert "high bit depth (I;16) scaled to 8-bit RGB" in notes
+    assert len(_frames(at, "latency (ms)")) == 3  # GIF, 16-bit PNG and TIFF answered
+
+
+def test_a_batch_over_the_cap_says_what_was_left_out(real_artifacts, monkeypatch):
+    from dashboard.settings import MAX_BATCH_FILES
+
+    small = encode(photo(50, 40, seed=7))
+    uploads = [(f"{i}.jpg", small, "image/jpeg") for i in range(MAX_BATCH_FILES + 2)]
+    at = open_app(real_artifacts, monkeypatch, "live")
+    at.file_uploader(key="upload").set_value(uploads).run()
+    assert not at.exception
+    assert any(f"Only the first {MAX_BATCH_FILES} photos" in w.value for w in at.warning)
+    assert len(_frames(at, "latency (ms)")) == MAX_BATCH_FILES
+
+
+def test_a_run_missing_model_files_says_which_on_every_page(broken_artifacts, monkeypatch):
+    for page in PAGES:
+        at = open_app(broken_artifacts, monkeypatch, page)
+        assert not at.exception, (page, at.exception)
+    at = open_app(broken_artifacts, monkeypatch, "live")
+    assert any("CNN-3 (models/cnn3/model.keras)" in w.value for w in at.warning)
+    at.multiselect(key="samples").set_value(at.multiselect(key="samples").options[:1]).run()
+    assert not at.exception and len(_frames(at, "latency (ms)")[0]) == 3
+    for page in ("mistakes", "suspects"):
+        at = open_app(broken_artifacts, monkeypatch, page)
+        assert any("cnn4: predictions.csv is missing" in w.value for w in at.warning), page
 
 
 def test_empty_artifacts_explain_how_to_make_a_run(tmp_path, monkeypatch):

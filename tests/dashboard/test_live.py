@@ -1,0 +1,82 @@
+"""Live answers: shared models under concurrent sessions, votes, and the upload limits."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import keras
+import numpy as np
+import pytest
+
+from dashboard import live
+from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES
+from tests.imagefactory import encode, photo
+
+
+@pytest.fixture(scope="module")
+def models(real_run):
+    loaded = {
+        n: keras.models.load_model(real_run.model_path(n), safe_mode=True)
+        for n in real_run.model_names()
+    }
+    for model in loaded.values():  # as the dashboard does before sharing them
+        size = tuple(model.input_shape[1:3])
+        model.predict_on_batch(np.zeros((1, *size, 3), np.float32))
+    return loaded
+
+
+def test_shared_models_answer_concurrent_sessions_as_they_answer_one(models, shared_data):
+    photos = [p.read_bytes() for p in sorted((shared_data / "Dog").iterdir())[:8]]
+    photos += [p.read_bytes() for p in sorted((shared_data / "Cat").iterdir())[:8]]
+    serial = [live.answer(p, models) for p in photos]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # Streamlit serves sessions on threads
+        for _ in range(3):
+            concurrent = list(pool.map(lambda p: live.answer(p, models), photos))
+            for one, other in zip(serial, concurrent, strict=True):
+                np.testing.assert_allclose(
+                    [v.p_positive for v in one.verdicts],
+                    [v.p_positive for v in other.verdicts],
+                    atol=1e-6,
+                )
+
+
+def test_answer_shows_a_small_upright_preview_and_each_models_pixels(models):
+    result = live.answer(encode(photo(1600, 1200, seed=3)), models)
+    assert result.error is None and max(result.preview.shape[:2]) == live.PREVIEW_SIZE
+    assert {tuple(p.shape[:2]) for p in result.seen.values()} == set(result.seen)
+    assert len(result.verdicts) == len(models)
+
+
+def test_the_size_limit_is_stated_as_the_uploader_states_it(models):
+    result = live.answer(b"\xff" * (MAX_UPLOAD_BYTES + 1), models)
+    assert result.error == "file too large (20.0 MB; the limit is 20 MB)"
+
+
+def _verdicts(*p_dog):
+    return [live.Verdict(f"m{i}", p, 1.0) for i, p in enumerate(p_dog)]
+
+
+def test_votes_say_majority_unanimity_or_a_tie():
+    classes = ["Cat", "Dog"]
+    assert live.vote(_verdicts(0.9, 0.8, 0.7, 0.6), classes) == (
+        "**4 of 4 models say Dog** — unanimous"
+    )
+    assert live.vote(_verdicts(0.1, 0.8, 0.2, 0.3), classes) == (
+        "**3 of 4 models say Cat** — they disagree"
+    )
+    assert live.vote(_verdicts(0.1, 0.8, 0.2, 0.9), classes) == (
+        "**A tie: 2 of 4 models say Cat, 2 say Dog**"
+    )
+
+
+def test_batches_are_capped_in_files_and_in_pixels():
+    small = encode(photo(40, 30, seed=1))
+    kept, messages = live.within_limits([(f"{i}.jpg", small) for i in range(MAX_BATCH_FILES + 3)])
+    assert len(kept) == MAX_BATCH_FILES
+    assert messages == [
+        f"Only the first {MAX_BATCH_FILES} photos are answered at once; 3 more were left out. "
+        "Remove some to see others."
+    ]
+    side = int((MAX_BATCH_PIXELS / 2.5) ** 0.5)  # each photo 40% of the budget
+    big = encode(photo(side, side, seed=2).convert("L"), "PNG")
+    kept, messages = live.within_limits([("a.png", big), ("b.png", big), ("c.png", big)])
+    assert [t for t, _ in kept] == ["a.png", "b.png"]
+    assert messages[0].startswith("c.png left out: the photos together would exceed")
