@@ -12,8 +12,10 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only this folder on the pa
 import streamlit as st  # noqa: E402
 
 from dashboard import data  # noqa: E402
+from dashboard.runtime import keep_models_warm  # noqa: E402
 from dashboard.settings import artifacts_dir  # noqa: E402
 
+keep_models_warm()
 VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Cats vs dogs: four models compared", page_icon="🐾", layout="wide")

@@ -32,7 +32,10 @@ class Answer:
 
     error: str | None = None
     notes: list[str] = field(default_factory=list)
-    preview: np.ndarray | None = None  # the upright photo, at most PREVIEW_SIZE px
+    # The upright photo (JPEG, at most PREVIEW_SIZE px) and what each input size of model
+    # saw (PNG, lossless), encoded once here rather than by st.image on every rerun.
+    preview: bytes = b""
+    seen_png: dict[tuple[int, int], bytes] = field(default_factory=dict)
     seen: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     total_ms: float = 0.0
@@ -56,11 +59,12 @@ def answer(payload: bytes, models: dict) -> Answer:
         return Answer(error=str(err))
     preview = loaded.image.copy()
     preview.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
-    result = Answer(notes=loaded.notes, preview=np.asarray(preview))
+    result = Answer(notes=loaded.notes, preview=_encode(preview, "JPEG", quality=90))
     for name, model in models.items():
         size = tuple(model.input_shape[1:3])
         if size not in result.seen:
             result.seen[size] = resize_for_model(loaded.image, size)
+            result.seen_png[size] = _encode(Image.fromarray(result.seen[size]), "PNG")
         t0 = time.perf_counter()
         p = np.asarray(model.predict_on_batch(result.seen[size][None].astype(np.float32)))
         result.verdicts.append(
@@ -68,6 +72,12 @@ def answer(payload: bytes, models: dict) -> Answer:
         )
     result.total_ms = (time.perf_counter() - start) * 1000
     return result
+
+
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
 
 
 def vote(verdicts: list[Verdict], classes: list[str]) -> str:

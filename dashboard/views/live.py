@@ -53,22 +53,20 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
     st.markdown(live.vote(result.verdicts, classes))
     cols = st.columns(len(result.seen) + 1)
     cols[0].image(result.preview, caption="upright original", width="stretch")
-    for col, (size, pixels) in zip(cols[1:], result.seen.items(), strict=True):
-        col.image(pixels, caption=f"as the {size[0]}x{size[1]} models see it", width="stretch")
+    for col, (size, png) in zip(cols[1:], result.seen_png.items(), strict=True):
+        col.image(png, caption=f"as the {size[0]}x{size[1]} models see it", width="stretch")
     table = pd.DataFrame(
         {
             "model": [label(v.name) for v in result.verdicts],
-            f"P({classes[0]})": [1 - v.p_positive for v in result.verdicts],
-            f"P({classes[1]})": [v.p_positive for v in result.verdicts],
+            f"P({classes[0]})": [f"{1 - v.p_positive:.3f}" for v in result.verdicts],
+            f"P({classes[1]})": [f"{v.p_positive:.3f}" for v in result.verdicts],
             "verdict": [classes[int(v.p_positive >= 0.5)] for v in result.verdicts],
-            "latency (ms)": [v.latency_ms for v in result.verdicts],
+            "latency (ms)": [f"{v.latency_ms:.1f}" for v in result.verdicts],
         }
-    )
-    widgets.table(
-        table,
-        {f"P({classes[0]})": "{:.3f}", f"P({classes[1]})": "{:.3f}", "latency (ms)": "{:.1f}"},
-        f"answer_{index}",
-    )
+    ).set_index("model")
+    # A static table: a browser draws it far more cheaply than an interactive data grid,
+    # which matters when many sessions render answers at once.
+    st.table(table)
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
     if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
         maps = data.live_gradcam(str(run.path), names, digest, result.seen)

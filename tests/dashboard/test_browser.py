@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from dashboard.server import CHROMIUM_FLAGS, chromium, dashboard
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 # Screenshots go to a temporary folder, so that `make test` rewrites no tracked file;
 # PETCOMPARE_SCREENSHOTS=docs/screenshots refreshes the README's pictures.
 SCREENSHOTS_ENV = "PETCOMPARE_SCREENSHOTS"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PLOT = "[data-testid='stPlotlyChart'] .main-svg"
 # url path, screenshot name, heading, an element that shows the page has finished drawing
 PAGES = [
@@ -45,12 +30,6 @@ PAGES = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     folder = os.environ.get(SCREENSHOTS_ENV)
@@ -58,65 +37,35 @@ def shots(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(request):
-    port = _free_port()
+def artifacts_folder(request) -> str:
     # PETCOMPARE_BROWSER_ARTIFACTS points the test at another folder, e.g. the full run's
     # artifacts/, to take the README's screenshots.
-    folder = os.environ.get("PETCOMPARE_BROWSER_ARTIFACTS") or str(
+    return os.environ.get("PETCOMPARE_BROWSER_ARTIFACTS") or str(
         request.getfixturevalue("real_run").path.parent.parent
     )
-    env = dict(os.environ, PETCOMPARE_ARTIFACTS=folder)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard" / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace"))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
-def page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}; run `make browser` (apt-get install chromium)"
-        )
+def server(artifacts_folder):
+    with dashboard(artifacts_folder) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        yield context.new_page()
-        browser.close()
+        launched = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    context.close()
 
 
 def _wait_for(page, selector: str) -> None:
@@ -141,7 +90,7 @@ def test_live_compare_uploads_a_real_photo(server, page, shared_data, shots):
     photo = shared_data / "Dog" / "0.jpg"
     page.locator("input[type='file']").set_input_files(str(photo))
     page.get_by_text("models say").first.wait_for(timeout=120_000)
-    _wait_for(page, "[data-testid='stDataFrame']")
+    _wait_for(page, "[data-testid='stTable']")
     text = page.locator("[data-testid='stMarkdown']").all_inner_texts()
     assert any("of 4 models say" in t for t in text), text
     assert page.locator("[data-testid='stException']").count() == 0
@@ -161,3 +110,17 @@ def test_live_compare_shows_grad_cam_for_every_model(server, page, shared_data, 
     page.get_by_text("; evidence for").last.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=str(shots / "live_gradcam.png"), full_page=True)
+
+
+def test_several_sessions_uploading_at_once_all_get_their_answers(browser, server, real_run):
+    """Three browser sessions upload two photos each at the same time (timings printed)."""
+    import statistics
+
+    from dashboard.loadbench import photo_picker, scenario
+
+    waits = scenario(browser, server, sessions=3, rounds=2, photos=photo_picker(real_run))
+    assert len(waits) == 6  # scenario() also fails on any exception shown on a page
+    print(
+        f"\n3 sessions x 2 uploads: median {statistics.median(waits) * 1000:.0f} ms, "
+        f"max {max(waits) * 1000:.0f} ms"
+    )

@@ -1,10 +1,12 @@
 """Live answers: shared models under concurrent sessions, votes, and the upload limits."""
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 
 from dashboard import live
 from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES
@@ -18,8 +20,7 @@ def models(real_run):
         for n in real_run.model_names()
     }
     for model in loaded.values():  # as the dashboard does before sharing them
-        size = tuple(model.input_shape[1:3])
-        model.predict_on_batch(np.zeros((1, *size, 3), np.float32))
+        model.predict_on_batch(np.zeros((1, *model.input_shape[1:3], 3), np.float32))
     return loaded
 
 
@@ -27,6 +28,17 @@ def test_shared_models_answer_concurrent_sessions_as_they_answer_one(models, sha
     photos = [p.read_bytes() for p in sorted((shared_data / "Dog").iterdir())[:8]]
     photos += [p.read_bytes() for p in sorted((shared_data / "Cat").iterdir())[:8]]
     serial = [live.answer(p, models) for p in photos]
+    direct = {  # each model called on its own, one photo at a time
+        name: [
+            float(model.predict_on_batch(a.seen[tuple(model.input_shape[1:3])][None] * 1.0)[0, 0])
+            for a in serial
+        ]
+        for name, model in models.items()
+    }
+    for i, one in enumerate(serial):
+        assert [v.p_positive for v in one.verdicts] == pytest.approx(
+            [direct[v.name][i] for v in one.verdicts], abs=1e-5
+        )
     with ThreadPoolExecutor(max_workers=8) as pool:  # Streamlit serves sessions on threads
         for _ in range(3):
             concurrent = list(pool.map(lambda p: live.answer(p, models), photos))
@@ -34,13 +46,16 @@ def test_shared_models_answer_concurrent_sessions_as_they_answer_one(models, sha
                 np.testing.assert_allclose(
                     [v.p_positive for v in one.verdicts],
                     [v.p_positive for v in other.verdicts],
-                    atol=1e-6,
+                    atol=1e-5,
                 )
 
 
 def test_answer_shows_a_small_upright_preview_and_each_models_pixels(models):
     result = live.answer(encode(photo(1600, 1200, seed=3)), models)
-    assert result.error is None and max(result.preview.shape[:2]) == live.PREVIEW_SIZE
+    assert result.error is None
+    assert max(Image.open(io.BytesIO(result.preview)).size) == live.PREVIEW_SIZE
+    for size, png in result.seen_png.items():  # shown losslessly: exactly the model's pixels
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), result.seen[size])
     assert {tuple(p.shape[:2]) for p in result.seen.values()} == set(result.seen)
     assert len(result.verdicts) == len(models)
 

@@ -20,6 +20,15 @@ def _frames(at, column: str) -> list:
     return [d.value for d in at.dataframe if column in getattr(d.value, "columns", [])]
 
 
+def _answers(at) -> list:
+    """Live compare's answer tables (static tables, numbers as shown), as numbers."""
+    tables = [t.value for t in at.table if "latency (ms)" in getattr(t.value, "columns", [])]
+    numeric = (
+        ["latency (ms)"] + [c for c in tables[0].columns if c.startswith("P(")] if tables else []
+    )
+    return [t.astype({c: float for c in numeric}) for t in tables]
+
+
 @pytest.fixture(scope="module")
 def real_artifacts(real_run):
     return real_run.path.parent.parent
@@ -96,7 +105,7 @@ def test_live_compare_answers_an_upload_with_all_four_models(
     photo_bytes = (shared_data / "Dog" / "0.jpg").read_bytes()
     at.file_uploader(key="upload").set_value(("dog.jpg", photo_bytes, "image/jpeg")).run()
     assert not at.exception
-    answer = _frames(at, "latency (ms)")[0]
+    answer = _answers(at)[0]
     assert len(answer) == 4 and answer["latency (ms)"].gt(0).all()
     assert ((answer["P(Cat)"] + answer["P(Dog)"]).round(6) == 1).all()
 
@@ -106,7 +115,7 @@ def test_live_compare_samples_work_without_upload(real_artifacts, monkeypatch):
     options = at.multiselect(key="samples").options
     assert len(options) == 6
     at.multiselect(key="samples").set_value(options[:2]).run()
-    assert not at.exception and [len(f) for f in _frames(at, "latency (ms)")] == [4, 4]
+    assert not at.exception and [len(f) for f in _answers(at)] == [4, 4]
 
 
 def test_every_bad_upload_gets_an_answer_or_a_clear_message(real_artifacts, monkeypatch):
@@ -125,7 +134,7 @@ def test_every_bad_upload_gets_an_answer_or_a_clear_message(real_artifacts, monk
         at.file_uploader(key="upload").set_value(uploads[start : start + MAX_BATCH_FILES]).run()
         assert not at.exception and not at.warning
         errors += [e.value for e in at.error]
-        answered += len(_frames(at, "latency (ms)"))
+        answered += len(_answers(at))
         captions += [c.value for c in at.caption]
     assert len(errors) == len(UNUSABLE) + 1 and any("too large" in e for e in errors)
     assert answered == len(files) - len(UNUSABLE)
@@ -159,7 +168,7 @@ def test_real_odd_files_each_get_an_answer_or_a_reason(real_artifacts, monkeypat
     notes = "\n".join(c.value for c in at.caption)
     assert "animated (60 frames): first frame used" in notes
     assert "high bit depth (I;16) scaled to 8-bit RGB" in notes
-    assert len(_frames(at, "latency (ms)")) == 3  # GIF, 16-bit PNG and TIFF answered
+    assert len(_answers(at)) == 3  # GIF, 16-bit PNG and TIFF answered
 
 
 def test_a_batch_over_the_cap_says_what_was_left_out(real_artifacts, monkeypatch):
@@ -171,7 +180,7 @@ def test_a_batch_over_the_cap_says_what_was_left_out(real_artifacts, monkeypatch
     at.file_uploader(key="upload").set_value(uploads).run()
     assert not at.exception
     assert any(f"Only the first {MAX_BATCH_FILES} photos" in w.value for w in at.warning)
-    assert len(_frames(at, "latency (ms)")) == MAX_BATCH_FILES
+    assert len(_answers(at)) == MAX_BATCH_FILES
 
 
 def test_a_run_missing_model_files_says_which_on_every_page(broken_artifacts, monkeypatch):
@@ -181,7 +190,7 @@ def test_a_run_missing_model_files_says_which_on_every_page(broken_artifacts, mo
     at = open_app(broken_artifacts, monkeypatch, "live")
     assert any("CNN-3 (models/cnn3/model.keras)" in w.value for w in at.warning)
     at.multiselect(key="samples").set_value(at.multiselect(key="samples").options[:1]).run()
-    assert not at.exception and len(_frames(at, "latency (ms)")[0]) == 3
+    assert not at.exception and len(_answers(at)[0]) == 3
     for page in ("mistakes", "suspects"):
         at = open_app(broken_artifacts, monkeypatch, page)
         assert any("cnn4: predictions.csv is missing" in w.value for w in at.warning), page

@@ -1,0 +1,177 @@
+"""`python -m dashboard.loadbench`: what a person waits for on Live compare, measured in a
+real Chromium against a real `streamlit run` server.
+
+The time of one upload runs from handing the file to the page's uploader until that
+photo's answer (the models' vote) is on screen. Scenarios: one session uploading
+photos one after the other, then several sessions uploading at the same time.
+Prints medians and p90s with the machine's CPU, and the server's peak memory.
+Nothing is asserted: it is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dashboard.server import CHROMIUM_FLAGS, chromium, dashboard, rss_mb
+from dashboard.settings import artifacts_dir
+
+# How many vote lines ("… models say …") a page shows: one per answered photo.
+ANSWERS_JS = """() => Array.from(document.querySelectorAll('[data-testid="stMarkdownContainer"]'))
+    .filter(e => e.innerText.includes('models say')).length"""
+UPLOADER = "[data-testid='stFileUploader']"
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class MemoryWatch:
+    """Samples a process's resident memory in the background; `peak` in MB."""
+
+    def __init__(self, pid: int, every_s: float = 0.2):
+        self.pid, self.every_s, self.peak = pid, every_s, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _open_pages(browser, url: str, n: int) -> list:
+    pages = []
+    for _ in range(n):
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.goto(f"{url}/live")
+        page.wait_for_selector(UPLOADER, state="visible", timeout=120_000)
+        pages.append(page)
+    return pages
+
+
+def upload_rounds(
+    pages: list,
+    photos: Callable[[int, int], Path],
+    rounds: int,
+    pause_s: float = 0.0,
+    timeout_s: float = 180,
+) -> list[float]:
+    """Each round, every page uploads one more photo at once; seconds until each answer shows.
+
+    `pause_s` between rounds stands for the person looking at the answer before choosing
+    the next photo (a file dialog takes longer than that).
+    """
+    waits: list[float] = []
+    for round_ in range(rounds):
+        if round_:
+            time.sleep(pause_s)
+        started = {}
+        for number, page in enumerate(pages):
+            started[number] = time.perf_counter()
+            page.locator("input[type='file']").set_input_files(str(photos(number, round_)))
+        pending = set(started)
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(pending)} upload(s) unanswered after {timeout_s}s")
+            for number in sorted(pending):
+                page = pages[number]
+                if page.locator("[data-testid='stException']").count():
+                    raise RuntimeError("the page shows an exception")
+                if page.evaluate(ANSWERS_JS) >= round_ + 1:
+                    waits.append(time.perf_counter() - started[number])
+                    pending.discard(number)
+            time.sleep(0.01)
+    return waits
+
+
+def scenario(
+    browser, url: str, sessions: int, rounds: int, photos, pause_s: float = 0.0
+) -> list[float]:
+    pages = _open_pages(browser, url, sessions)
+    try:
+        return upload_rounds(pages, photos, rounds, pause_s)
+    finally:
+        for page in pages:
+            page.context.close()
+
+
+def photo_picker(run) -> Callable[[int, int], Path]:
+    """A different validation photo for every (session, round)."""
+    split = run.split()
+    root = Path(run.manifest["dataset"]["root"])
+    paths = [root / p for p in split[split.split == "val"].path if (root / p).is_file()]
+    if len(paths) < 64:
+        raise SystemExit(f"the run's photos are not at {root}: the benchmark uploads them")
+    return lambda session, round_: paths[(session * 7 + round_ * 61) % len(paths)]
+
+
+def _report(name: str, waits: list[float], peak_mb: float) -> None:
+    ms = [w * 1000 for w in waits]
+    print(
+        f"{name}: {len(ms)} uploads, median {statistics.median(ms):,.0f} ms, "
+        f"p90 {_percentile(ms, 0.9):,.0f} ms, max {max(ms):,.0f} ms; "
+        f"server peak memory {peak_mb:,.0f} MB"
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from pipeline import artifacts
+    from pipeline.environment import environment
+
+    parser = argparse.ArgumentParser(prog="python -m dashboard.loadbench", description=__doc__)
+    parser.add_argument("--artifacts", default=str(artifacts_dir()))
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--uploads", type=int, default=3, help="per session, concurrent case")
+    parser.add_argument("--single", type=int, default=5, help="uploads of the one-session case")
+    parser.add_argument(
+        "--pause", type=float, default=1.0, help="seconds between one answer and the next upload"
+    )
+    parser.add_argument(
+        "--app", type=Path, help="another checkout's dashboard/app.py, to compare versions"
+    )
+    args = parser.parse_args(argv)
+    run = artifacts.latest_run(Path(args.artifacts))
+    if run is None:
+        raise SystemExit(f"no complete run in {args.artifacts}; run `make quick` first")
+    env = environment()
+    print(f"CPU: {env['cpu']} ({env['cpu_count']} cores; flags {' '.join(env['cpu_flags'])})")
+    print(
+        f"run {run.run_id}; browser and server share this machine; {args.pause:g} s between "
+        "an answer and that session's next upload"
+    )
+    photos = photo_picker(run)
+    results = {}
+    server = dashboard(args.artifacts, args.app) if args.app else dashboard(args.artifacts)
+    with server as (url, pid), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        with MemoryWatch(pid) as memory:
+            warm = scenario(browser, url, 1, 1, lambda s, r: photos(99, 99))
+            print(f"warm-up (loads the models): {warm[0] * 1000:,.0f} ms")
+            results["one session"] = scenario(browser, url, 1, args.single, photos, args.pause)
+            _report("one session, one photo after another", results["one session"], memory.peak)
+            name = f"{args.sessions} sessions at once"
+            results[name] = scenario(browser, url, args.sessions, args.uploads, photos, args.pause)
+            _report(f"{name}, {args.uploads} photos each", results[name], memory.peak)
+        browser.close()
+    return results
+
+
+if __name__ == "__main__":
+    main()
