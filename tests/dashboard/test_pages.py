@@ -61,6 +61,27 @@ def test_overview_says_the_run_is_verified_or_what_failed(
     assert "Not verified" in failed and "missing: models/cnn3/confusion.json" in failed
 
 
+def test_rewritten_run_files_show_without_a_restart(real_run, tmp_path, monkeypatch):
+    """Caches of a run's files follow each file's modification time (evaluate, analyze)."""
+    import os
+    import shutil
+
+    from pipeline import artifacts
+
+    target = tmp_path / artifacts.RUNS / real_run.path.name
+    shutil.copytree(real_run.path, target)
+    at = open_app(tmp_path, monkeypatch, "curves")
+    before = _frames(at, "val_loss")[0]
+    history = target / artifacts.MODELS / "cnn3" / artifacts.HISTORY
+    changed = before.assign(val_loss=123.0)
+    changed.to_csv(history, index=False)
+    stat = history.stat()
+    os.utime(history, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    at.run()
+    assert not at.exception
+    assert _frames(at, "val_loss")[0].val_loss.tolist() == [123.0] * len(before)
+
+
 def test_curves_page_switches_metric_and_layout(real_artifacts, monkeypatch):
     at = open_app(real_artifacts, monkeypatch, "curves")
     at.radio(key="curves_metric").set_value("loss")
