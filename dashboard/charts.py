@@ -8,17 +8,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.settings import label
+from pipeline.registry import spec
 
-COLORS = {
-    "cnn3": "#1f77b4",
-    "cnn4": "#ff7f0e",
-    "mobilenetv2_frozen": "#2ca02c",
-    "mobilenetv2_finetuned": "#d62728",
-}
+
+def color(name: str) -> str:
+    return spec(name).color
 
 
 def _add_curves(fig, name: str, frame: pd.DataFrame, metric: str, row=None, col=None) -> None:
-    color = COLORS.get(name)
+    line_color = color(name)
     where = {"row": row, "col": col} if row else {}
     for column, dash, suffix in (
         (metric, "dot", "train"),
@@ -30,7 +28,7 @@ def _add_curves(fig, name: str, frame: pd.DataFrame, metric: str, row=None, col=
                 y=frame[column],
                 mode="lines+markers",
                 name=f"{label(name)} {suffix}",
-                line={"color": color, "dash": dash},
+                line={"color": line_color, "dash": dash},
                 legendgroup=name,
                 hovertemplate=f"{label(name)} {suffix}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}",
             ),
@@ -42,11 +40,12 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str
     """Train (dotted) and validation (solid) curves; the fine-tuning phase is shaded."""
     names = list(histories)
     histories = dict(histories)
-    tuned = histories.get("mobilenetv2_finetuned")
-    if layout == "overlay" and tuned is not None and "mobilenetv2_frozen" in histories:
-        # Its epochs 1-10 are the frozen model's; overlaid, draw only the continuation.
-        frozen_last = histories["mobilenetv2_frozen"].epoch.max()
-        histories["mobilenetv2_finetuned"] = tuned[tuned.epoch >= frozen_last]
+    for name in names:
+        base = spec(name).needs
+        if layout == "overlay" and base in histories:
+            # Its first epochs are the base model's; overlaid, draw only the continuation.
+            frame = histories[name]
+            histories[name] = frame[frame.epoch >= histories[base].epoch.max()]
     if layout == "panels":
         fig = make_subplots(
             rows=1,
@@ -127,7 +126,7 @@ def accuracy_intervals(per_model: dict[str, dict]) -> go.Figure:
             x=[a * 100 for a in acc],
             y=[label(n) for n in names],
             mode="markers",
-            marker={"size": 12, "color": [COLORS.get(n) for n in names]},
+            marker={"size": 12, "color": [color(n) for n in names]},
             error_x={
                 "type": "data",
                 "symmetric": False,
@@ -188,7 +187,7 @@ def ranking_curves(curves: dict[str, dict], kind: str, zoom: bool = False) -> go
                 y=y,
                 mode="lines",
                 name=f"{label(name)} ({summary})",
-                line={"color": COLORS.get(name)},
+                line={"color": color(name)},
                 customdata=thresholds,
                 hovertemplate="x %{x:.3f}, y %{y:.3f}<br>threshold %{customdata:.3f}",
             )
@@ -219,7 +218,7 @@ def reliability_diagram(reports: dict[str, dict], which: str) -> go.Figure:
                 y=[b["positive_rate"] for b in bins],
                 mode="lines+markers",
                 name=f"{label(name)} (P(dog) ECE {report[which]['ece_positive']:.2%})",
-                line={"color": COLORS.get(name)},
+                line={"color": color(name)},
                 marker={"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
                 customdata=[[b["count"], b["low"], b["high"]] for b in bins],
                 hovertemplate="P(dog) %{customdata[1]:.1f}–%{customdata[2]:.1f}: "
@@ -269,7 +268,7 @@ def efficiency_frontier(rows: list[dict]) -> go.Figure:
                 name=label(r["name"]),
                 marker={
                     "size": 14 + 40 * np.sqrt(r["size_mb"] / biggest),
-                    "color": COLORS.get(r["name"]),
+                    "color": color(r["name"]),
                     "opacity": 0.75,
                 },
                 hovertemplate=f"{label(r['name'])}<br>%{{x:.1f}} ms, %{{y:.2f}}%<br>"

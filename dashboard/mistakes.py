@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.settings import CNNS, MOBILENETS
 from pipeline.analysis import wide_predictions
+from pipeline.registry import PRETRAINED, SCRATCH, in_group
 
 __all__ = ["cross_model_mistakes", "wide_predictions", "who_missed"]
 
@@ -16,9 +16,9 @@ def who_missed(row: pd.Series, names: list[str]) -> str:
         return "none"
     if wrong == set(names):
         return "missed by all"
-    if wrong <= set(CNNS):
+    if wrong <= set(in_group(names, SCRATCH)):
         return "CNNs only"
-    if wrong <= set(MOBILENETS):
+    if wrong <= set(in_group(names, PRETRAINED)):
         return "MobileNetV2 only"
     return "mixed"
 

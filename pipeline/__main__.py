@@ -7,8 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.config import DEFAULT_OUT, MODEL_NAMES, PROFILES, make_config
+from pipeline.config import DEFAULT_OUT, PROFILES, make_config
 from pipeline.errors import PipelineError
+from pipeline.registry import MODEL_NAMES
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -12,12 +12,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.registry import MODEL_NAMES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "PetImages"
 LOCAL_DATA = PROJECT_ROOT / "data" / "PetImages"
 DEFAULT_OUT = PROJECT_ROOT / "artifacts"
-
-MODEL_NAMES = ("cnn3", "cnn4", "mobilenetv2_frozen", "mobilenetv2_finetuned")
 
 
 def default_data_dir() -> Path:

@@ -14,25 +14,28 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import artifacts, checkpoint, faults, manifest
-from pipeline.config import MODEL_NAMES, RunConfig
+from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.dataset import Dataset, load_dataset
 from pipeline.environment import environment, git_commit
 from pipeline.errors import plain_os_errors
 from pipeline.fingerprint import data_fingerprint, preprocessing_identity, run_identity
 from pipeline.lock import WriterLock
+from pipeline.registry import MODEL_NAMES, spec
 from pipeline.rescore import analyze_unlocked
 from pipeline.runs import find_resumable, new_run_dir
 
-MOBILENETS = ("mobilenetv2_frozen", "mobilenetv2_finetuned")
 SCAN_CACHE = "scan.json"
 
 
 def plan_models(config: RunConfig) -> list[str]:
-    """Models to train, in order; fine-tuning needs the frozen model first."""
+    """Models to train, in registry order, with the models they need (fine-tuning needs
+    the frozen model first)."""
     wanted = set(config.models)
-    if "mobilenetv2_finetuned" in wanted:
-        wanted.add("mobilenetv2_frozen")
+    for name in list(wanted):
+        while spec(name).needs:
+            name = spec(name).needs
+            wanted.add(name)
     return [m for m in MODEL_NAMES if m in wanted]
 
 
@@ -161,27 +164,30 @@ def _prepare_weights(config: RunConfig, planned: list[str], log: Console):
     from pipeline.weights import resolve_weights
 
     notes: list[str] = []
-    if not any(m in MOBILENETS for m in planned):
+    if not any(spec(m).uses_backbone for m in planned):
         return None, notes
     weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
     log(f"MobileNetV2 weights: {weights.spec} (sha256 {weights.sha256[:12]}...)")
     build_mobilenetv2(config.mobilenet_input_size, weights)  # fail now, not after the CNNs
-    if weights.kind == "hub" and "mobilenetv2_finetuned" in planned:
-        planned.remove("mobilenetv2_finetuned")
+    tuned = [m for m in planned if spec(m).trainer == "finetuned"]
+    if weights.kind == "hub" and tuned:
+        planned.remove(tuned[0])
         notes.append(
-            "mobilenetv2_finetuned skipped: a TensorFlow Hub model is opaque, so its "
-            "last 30 layers cannot be unfrozen; use --weights imagenet or a file"
+            f"{tuned[0]} skipped: a TensorFlow Hub model is opaque, so its "
+            "last layers cannot be unfrozen; use --weights imagenet or a file"
         )
         log("  " + notes[-1])
     return weights, notes
 
 
 def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt: Path):
-    """Train one model; returns (trained, photo passes computed, photo passes needed)."""
+    """Train one model with its registry trainer; returns (trained, photo passes computed,
+    photo passes needed)."""
     from pipeline import train
 
     cache_root = Path(config.out_dir) / artifacts.CACHE
-    if name in ("cnn3", "cnn4"):
+    trainer = spec(name).trainer
+    if trainer == "cnn":
         label, needed = "photos decoded", len(dataset.train) + len(dataset.val)
     else:
         label = "photos through MobileNetV2"
@@ -192,19 +198,19 @@ def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt: Path)
         computed.append(n)
         counter(n)
 
-    if name in ("cnn3", "cnn4"):
+    if trainer == "cnn":
         trained = train.train_cnn(name, config, dataset, cache_root, progress, ckpt)
-    elif name == "mobilenetv2_frozen":
-        with_cut = "mobilenetv2_finetuned" in record["planned_models"]
+    elif trainer == "frozen":
+        with_cut = any(spec(m).needs == name for m in record["planned_models"])
         trained = train.train_frozen(config, dataset, weights, cache_root, with_cut, progress, ckpt)
     else:
-        frozen = artifacts.Run(run_dir, record)
+        base = artifacts.Run(run_dir, record)
         trained = train.train_finetuned(
             config,
             dataset,
             weights,
-            frozen.model_path("mobilenetv2_frozen"),
-            frozen.history("mobilenetv2_frozen").to_dict("records"),
+            base.model_path(spec(name).needs),
+            base.history(spec(name).needs).to_dict("records"),
             cache_root,
             progress,
             ckpt,
@@ -219,7 +225,7 @@ def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[di
     trained, computed, needed = _fit_model(
         name, config, dataset, weights, run_dir, record, log, ckpt
     )
-    if config.frozen_mode != "end-to-end" or name in ("cnn3", "cnn4"):
+    if config.frozen_mode != "end-to-end" or spec(name).trainer == "cnn":
         log(f"{name}: {computed:,} photo(s) computed, {needed - computed:,} from the cache")
     if trained.resumed_at:
         log(f"{name}: resumed after epoch {trained.resumed_at} from its checkpoint")
@@ -262,6 +268,6 @@ def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[di
             "layers, which equal the saved model's on the photos; "
             "`python -m pipeline evaluate RUN` recomputes them from the photos"
         ]
-    if name == "mobilenetv2_finetuned":
-        model_record["continues"] = "mobilenetv2_frozen"
+    if spec(name).needs:
+        model_record["continues"] = spec(name).needs
     return model_record, trained.caches

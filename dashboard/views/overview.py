@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, widgets
-from dashboard.settings import REFERENCE_ACCURACY, label
+from dashboard.settings import label
 from pipeline import artifacts
+from pipeline.registry import spec
 from pipeline.stats import wilson_interval
 
 st.title("Overview")
@@ -15,7 +16,7 @@ manifest = run.manifest
 rows = []
 for record in run.model_records():
     m = record["metrics"]
-    reference = REFERENCE_ACCURACY.get(record["name"])
+    reference = spec(record["name"]).reference_accuracy
     low, high = wilson_interval(round(m["accuracy"] * m["n"]), m["n"])
     rows.append(
         {
