@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline train|evaluate|analyze|verify|cache|fetch-data|bench`."""
+"""Command line: `python -m pipeline COMMAND`; `--help` lists the commands."""
 
 from __future__ import annotations
 
@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("run", help="run folder, run id, or 'latest'")
     verify.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     verify.add_argument("--skip-models", action="store_true", help="do not load the models")
+
+    compare = sub.add_parser("compare", help="compare runs: accuracy, paired tests, what differs")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more runs (ids or paths)")
+    compare.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+    compare.add_argument("--format", choices=["table", "json"], default="table")
 
     cache = sub.add_parser("cache", help="show the cache size; --prune drops what no run uses")
     cache.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
@@ -135,6 +140,27 @@ def _verify(args) -> int:
     return 1
 
 
+def _compare(args) -> int:
+    from pipeline.compare import compare_runs, render
+    from pipeline.runs import resolve_run
+
+    if len(args.runs) < 2:
+        raise PipelineError("compare needs two runs or more: the first is compared with each")
+    runs = [resolve_run(Path(args.out_dir), ref) for ref in args.runs]
+    try:
+        results = [compare_runs(runs[0], other) for other in runs[1:]]
+    except (artifacts_error(), OSError, KeyError) as err:
+        raise PipelineError(f"cannot compare these runs: {err}") from None
+    print(render(results, args.format))
+    return 0
+
+
+def artifacts_error():
+    from pipeline.artifacts import ArtifactError
+
+    return ArtifactError
+
+
 def _cache(args) -> int:
     from pipeline.prune import cache_size, prune_cache
 
@@ -173,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": _evaluate,
         "analyze": _analyze,
         "verify": _verify,
+        "compare": _compare,
         "cache": _cache,
         "fetch-data": _fetch,
         "bench": _bench,

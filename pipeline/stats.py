@@ -120,3 +120,16 @@ def agreement_matrix(predicted: dict[str, np.ndarray]) -> dict:
         for a in names
     ]
     return {"names": names, "matrix": matrix}
+
+
+def two_proportion_test(k_a: int, n_a: int, k_b: int, n_b: int) -> tuple[float, float]:
+    """(z, two-sided p) of a pooled two-proportion z-test: for accuracies measured on
+    *different* photos, where no paired test applies."""
+    if min(n_a, n_b) == 0:
+        return 0.0, 1.0
+    pooled = (k_a + k_b) / (n_a + n_b)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if se == 0:
+        return 0.0, 1.0
+    z = (k_b / n_b - k_a / n_a) / se
+    return float(z), float(2 * sps.norm.sf(abs(z)))
