@@ -50,5 +50,6 @@ pages = [
     st.Page(VIEWS / "calibration.py", title="Calibration", icon=":material/straighten:"),
     st.Page(VIEWS / "efficiency.py", title="Efficiency frontier", icon=":material/speed:"),
     st.Page(VIEWS / "suspects.py", title="Suspect labels", icon=":material/report:"),
+    st.Page(VIEWS / "compare.py", title="Compare runs", icon=":material/compare_arrows:"),
 ]
 st.navigation(pages).run()

@@ -81,6 +81,27 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str
     return fig
 
 
+RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+def run_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
+    """One model's curves in several runs: train dotted, validation solid, a colour per run."""
+    fig = go.Figure()
+    for (run_label, frame), run_color in zip(histories.items(), RUN_COLORS, strict=False):
+        for column, dash, suffix in ((metric, "dot", "train"), (f"val_{metric}", "solid", "val")):
+            fig.add_trace(
+                go.Scatter(
+                    x=frame.epoch,
+                    y=frame[column],
+                    mode="lines+markers",
+                    name=f"{run_label} {suffix}",
+                    line={"color": run_color, "dash": dash},
+                )
+            )
+    fig.update_layout(xaxis_title="epoch", yaxis_title=metric, height=380, margin={"t": 30})
+    return fig
+
+
 def confusion_heatmap(
     matrix: list[list[int]], class_names: list[str], normalized: bool, title: str
 ) -> go.Figure:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from pipeline.config import DEFAULT_OUT
 from pipeline.registry import spec
 
 ARTIFACTS_ENV = "PETCOMPARE_ARTIFACTS"
@@ -16,6 +20,10 @@ MAX_BATCH_PIXELS = 120_000_000
 def megabytes(n_bytes: int) -> str:
     """Sizes as the uploader states its limit: MB of 2**20 bytes."""
     return f"{n_bytes / 2**20:.1f} MB" if n_bytes % 2**20 else f"{n_bytes // 2**20} MB"
+
+
+def artifacts_dir() -> Path:
+    return Path(os.environ.get(ARTIFACTS_ENV, str(DEFAULT_OUT)))
 
 
 def label(name: str) -> str:

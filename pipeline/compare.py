@@ -140,3 +140,19 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def fixed_and_broken(a: artifacts.Run, b: artifacts.Run, name: str) -> pd.DataFrame:
+    """Shared validation photos that run B gets right and A wrong ("fixed") or the
+    reverse ("broke"), with both runs' P(positive)."""
+    left, right = a.predictions(name), b.predictions(name)
+    both = left.merge(right, on=["path", "label"], suffixes=("_a", "_b"))
+    right_a = both.predicted_a == both.label
+    right_b = both.predicted_b == both.label
+    both["change"] = np.where(
+        right_b & ~right_a, "fixed", np.where(right_a & ~right_b, "broke", "")
+    )
+    changed = both[both.change != ""]
+    return changed[["path", "label", "change", "p_dog_a", "p_dog_b"]].sort_values(
+        ["change", "path"]
+    )

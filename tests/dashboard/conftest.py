@@ -23,6 +23,7 @@ PAGES = {
     "calibration": "views/calibration.py",
     "efficiency": "views/efficiency.py",
     "suspects": "views/suspects.py",
+    "compare": "views/compare.py",
 }
 
 

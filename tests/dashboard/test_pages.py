@@ -356,3 +356,41 @@ def test_live_compare_explains_an_upload(real_artifacts, monkeypatch, shared_dat
     assert at.radio(key="live_0_evidence").value == "each model's answer"
     at.radio(key="live_0_evidence").set_value("cat").run()
     assert not at.exception
+
+
+def test_compare_runs_page_shows_what_b_fixed_and_what_differs(real_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from pipeline import artifacts
+
+    for run_id, created, epochs in (
+        ("20200101-a", "2020-01-01", None),
+        ("20200102-b", "2020-01-02", 99),
+    ):
+        target = tmp_path / artifacts.RUNS / run_id
+        shutil.copytree(real_run.path, target)
+        manifest = json.loads((target / artifacts.MANIFEST).read_text())
+        manifest.update(run_id=run_id, created=created)
+        if epochs:
+            manifest["config"]["cnn_epochs"] = epochs
+        (target / artifacts.MANIFEST).write_text(json.dumps(manifest))
+    b = tmp_path / artifacts.RUNS / "20200102-b" / artifacts.MODELS / "cnn3" / artifacts.PREDICTIONS
+    frame = real_run.predictions("cnn3")
+    wrong = frame.index[frame.predicted != frame.label][:3]
+    frame.loc[wrong, "predicted"] = frame.loc[wrong, "label"]  # run B gets three more right
+    frame.to_csv(b, index=False)
+
+    at = open_app(tmp_path, monkeypatch, "compare")
+    assert not at.exception
+    table = _frames(at, "shared photos")[0]
+    assert len(table) == 4 and (table["shared photos"] == len(frame)).all()
+    assert table.set_index("model").loc["CNN-3", "B − A (pts)"] == pytest.approx(300 / len(frame))
+    assert "Photos B fixed (3) and broke (0)" in _text(at)
+    config = _frames(at, "setting")[0]
+    assert config.setting.tolist() == ["cnn_epochs"] and config.B.tolist() == ["99"]
+
+
+def test_compare_runs_page_explains_what_it_needs(real_artifacts, monkeypatch):
+    at = open_app(real_artifacts, monkeypatch, "compare")
+    assert not at.exception and "needs two complete runs" in _text(at)

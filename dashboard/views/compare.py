@@ -1,0 +1,109 @@
+"""Two runs side by side: is B better than A, on which photos, and what changed between them."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, widgets
+from dashboard.settings import artifacts_dir, label
+from pipeline import artifacts
+from pipeline.compare import compare_runs, fixed_and_broken
+
+st.title("Compare runs")
+runs = data.run_paths(str(artifacts_dir()))
+complete = [(p, name) for p, name in runs if "incomplete" not in name]
+if len(complete) < 2:
+    st.info("Comparing needs two complete runs in this artifacts folder. Make another, e.g.:")
+    st.code("python -m pipeline train --profile quick --cnn-input-size 128", "bash")
+    st.stop()
+labels = dict(complete)
+paths = [p for p, _ in complete]
+left, right = st.columns(2)
+path_a = left.selectbox("Run A", paths, index=1, format_func=labels.get, key="compare_a")
+path_b = right.selectbox("Run B", paths, index=0, format_func=labels.get, key="compare_b")
+if path_a == path_b:
+    st.info("Pick two different runs.")
+    st.stop()
+run_a, run_b = artifacts.read_run(Path(path_a)), artifacts.read_run(Path(path_b))
+result = compare_runs(run_a, run_b)
+if not result["models"]:
+    st.warning("These runs have no model in common.")
+    st.stop()
+
+rows = [
+    {
+        "model": label(r["model"]),
+        "A": r["a"]["accuracy"],
+        "B": r["b"]["accuracy"],
+        "B − A (pts)": r["difference"] * 100,
+        "shared photos": r["shared_photos"],
+        "p": r["test"]["p_value"],
+        "verdict": "significant" if r["significant"] else "could be chance",
+        "test": r["test"]["method"],
+    }
+    for r in result["models"]
+]
+formats = {"A": "{:.2%}", "B": "{:.2%}", "B − A (pts)": "{:+.2f}", "p": "{:.3g}"}
+widgets.table(pd.DataFrame(rows), formats, "compare_table")
+st.caption(
+    "Runs with the same seed share their validation photos (same path and content), so a "
+    "paired McNemar test applies to the photos both scored; without shared photos only an "
+    "unpaired two-proportion test does, and the table says so."
+)
+for r in result["models"]:
+    if "warning" in r:
+        st.warning(f"{label(r['model'])}: {r['warning']}")
+
+names = [r["model"] for r in result["models"]]
+model = st.selectbox("Model", names, format_func=label, key="compare_model")
+metric = st.radio("Metric", ["accuracy", "loss"], horizontal=True, key="compare_metric")
+histories = {
+    f"A {run_a.run_id}": data.history(path_a, model),
+    f"B {run_b.run_id}": data.history(path_b, model),
+}
+st.plotly_chart(charts.run_curves(histories, metric), width="stretch", key="compare_curves")
+columns = st.columns(2)
+for column, (side, path) in zip(columns, (("A", path_a), ("B", path_b)), strict=True):
+    cm = data.confusion(path, model)
+    column.plotly_chart(
+        charts.confusion_heatmap(cm["matrix"], cm["class_names"], False, f"{side}: {label(model)}"),
+        width="stretch",
+        key=f"compare_cm_{side}",
+    )
+
+changed = fixed_and_broken(run_a, run_b, model)
+classes = run_b.class_names
+st.subheader(
+    f"Photos B fixed ({(changed.change == 'fixed').sum()}) and broke "
+    f"({(changed.change == 'broke').sum()})"
+)
+for change, run in (("fixed", run_a), ("broke", run_b)):
+    shown = changed[changed.change == change].head(8)
+    if shown.empty:
+        continue
+    st.markdown(f"**{change}**: wrong in {'A' if change == 'fixed' else 'B'}")
+    for column, (_, row) in zip(st.columns(4), shown.head(4).iterrows(), strict=False):
+        thumb = run.thumb_of(row.path)  # the run that got it wrong stored its thumbnail
+        caption = (
+            f"{row.path} ({classes[int(row.label)]}): P({classes[1]}) "
+            f"A {row.p_dog_a:.2f} → B {row.p_dog_b:.2f}"
+        )
+        if thumb is not None:
+            column.image(str(thumb), caption=caption, width="stretch")
+        else:
+            column.caption(caption)
+widgets.table(changed, {"p_dog_a": "{:.3f}", "p_dog_b": "{:.3f}"}, "compare_changed")
+
+st.subheader("What differs between the runs")
+config = pd.DataFrame(
+    [(k, str(a), str(b)) for k, (a, b) in result["config"].items()],
+    columns=["setting", "A", "B"],
+)
+st.dataframe(config, hide_index=True, width="stretch", key="compare_config")
+data_diff = result["data"]
+st.markdown(f"**Photos:** {data_diff['summary']}")
+for key in ("removed", "added", "edited", "relabelled", "newly_excluded", "no_longer_excluded"):
+    if data_diff[key]:
+        with st.expander(f"{key.replace('_', ' ')} ({len(data_diff[key])})"):
+            st.dataframe(pd.DataFrame({"path": data_diff[key]}), hide_index=True, key=f"d_{key}")
