@@ -8,7 +8,6 @@ record, and the sha256 and size of every file in the run.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ import pandas as pd
 from pipeline import artifacts
 from pipeline.config import RunConfig
 from pipeline.dataset import Dataset, skipped_as_dicts
+from pipeline.weights import sha256_of
 
 SPLIT_RULE = "sha256('split:<seed>:<photo content sha256>') below val_fraction -> validation"
 # Examples of duplicate groups kept in the manifest (the count is always complete).
@@ -80,14 +80,6 @@ def split_frame(dataset: Dataset) -> pd.DataFrame:
     return frame.sort_values("path").reset_index(drop=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def inventory(run_dir: Path) -> dict[str, dict]:
     """relative path -> {size, sha256} of every published file of a run (not the manifest,
     not hidden staging or checkpoint folders)."""
@@ -98,7 +90,7 @@ def inventory(run_dir: Path) -> dict[str, dict]:
             continue
         if any(part.startswith(".") for part in rel.parts):
             continue
-        files[rel.as_posix()] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+        files[rel.as_posix()] = {"size": path.stat().st_size, "sha256": sha256_of(path)}
     return files
 
 

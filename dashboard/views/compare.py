@@ -11,6 +11,7 @@ from pipeline import artifacts
 from pipeline.compare import compare_runs, fixed_and_broken
 
 st.title("Compare runs")
+data.require_run()  # the usual guidance when the folder has no run yet
 runs = data.run_paths(str(artifacts_dir()))
 complete = [(p, name) for p, name in runs if "incomplete" not in name]
 if len(complete) < 2:

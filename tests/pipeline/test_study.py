@@ -83,7 +83,8 @@ def test_fresh_flag_starts_a_new_run(tmp_path):
     assert artifacts.list_runs(tmp_path / "art")[0].run_id == b.run_id  # newest first
 
 
-def _interrupt_after_cnn3(monkeypatch):
+def _stopped_after_cnn3(config, monkeypatch) -> None:
+    """Run `config` (cnn3 and cnn4) until cnn4 starts, then stop it as Ctrl-C would."""
     real = train.train_cnn
 
     def stop_at_cnn4(name, *args):
@@ -92,14 +93,14 @@ def _interrupt_after_cnn3(monkeypatch):
         return real(name, *args)
 
     monkeypatch.setattr(train, "train_cnn", stop_at_cnn4)
+    with pytest.raises(KeyboardInterrupt):
+        train_study(config)
+    monkeypatch.undo()
 
 
 def test_changed_data_starts_a_new_run_and_says_why(tmp_path, monkeypatch):
     config = _config(tmp_path, ("cnn3", "cnn4"))
-    _interrupt_after_cnn3(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train_study(config)
-    monkeypatch.undo()
+    _stopped_after_cnn3(config, monkeypatch)
     data = tmp_path / "data"
     for i in range(3):  # replace three cat photos by others
         (data / "Cat" / f"{i}.jpg").unlink()
@@ -118,10 +119,7 @@ def test_changed_data_starts_a_new_run_and_says_why(tmp_path, monkeypatch):
 
 def test_an_edited_photo_counts_as_changed_data(tmp_path, monkeypatch):
     config = _config(tmp_path, ("cnn3", "cnn4"))
-    _interrupt_after_cnn3(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train_study(config)
-    monkeypatch.undo()
+    _stopped_after_cnn3(config, monkeypatch)
     photo(40, 40, seed=999).save(tmp_path / "data" / "Dog" / "3.jpg")
     log, stream = _log()
     train_study(config, log)
@@ -130,10 +128,7 @@ def test_an_edited_photo_counts_as_changed_data(tmp_path, monkeypatch):
 
 def test_a_moved_data_folder_resumes_the_same_run(tmp_path, monkeypatch):
     config = _config(tmp_path, ("cnn3", "cnn4"))
-    _interrupt_after_cnn3(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        train_study(config)
-    monkeypatch.undo()
+    _stopped_after_cnn3(config, monkeypatch)
     shutil.move(tmp_path / "data", tmp_path / "moved")
     log, stream = _log()
     run = train_study(_config(tmp_path, ("cnn3", "cnn4"), data=tmp_path / "moved"), log)
