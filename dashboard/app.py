@@ -38,6 +38,14 @@ if runs:
 else:
     st.session_state[data.RUN_KEY] = None
 st.sidebar.caption(f"Artifacts: `{artifacts_dir()}`")
+current = data.current_run()
+status = data.training_status(current) if current is not None else None
+if status:
+    st.sidebar.info(
+        f"Training now: {status['model']}, {status['epochs_done']} epoch(s) done "
+        f"(since {status['since']}). Training curves refresh by themselves.",
+        icon=":material/hourglass_top:",
+    )
 
 pages = [
     st.Page(VIEWS / "overview.py", title="Overview", icon=":material/leaderboard:", default=True),

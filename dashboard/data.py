@@ -16,13 +16,17 @@ from pipeline.analysis import ANALYSIS_VERSION
 RUN_KEY = "run_path"
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@st.cache_data(ttl=5, show_spinner=False)
 def run_paths(folder: str) -> list[tuple[str, str]]:
-    """(path, label) of every run, newest first; incomplete runs say so."""
-    return [
-        (str(r.path), r.run_id + ("" if r.complete else "  (incomplete)"))
-        for r in artifacts.list_runs(Path(folder))
-    ]
+    """(path, label) of every run, newest first; runs in training or stopped say so."""
+    from pipeline.runs import training_now
+
+    def suffix(run: artifacts.Run) -> str:
+        if run.complete:
+            return ""
+        return "  (training)" if training_now(run) else "  (incomplete)"
+
+    return [(str(r.path), r.run_id + suffix(r)) for r in artifacts.list_runs(Path(folder))]
 
 
 def latest_path(folder: str) -> str | None:
@@ -48,8 +52,17 @@ def current_run() -> artifacts.Run | None:
     return load_run(path, manifest.stat().st_mtime)
 
 
-def require_run() -> artifacts.Run:
-    """The selected run, or a friendly stop with the command that makes one."""
+def training_status(run: artifacts.Run) -> dict | None:
+    from pipeline.runs import training_now
+
+    return training_now(run)
+
+
+def require_run(allow_training: bool = False) -> artifacts.Run:
+    """The selected run, or a friendly stop with the command that makes one.
+
+    With `allow_training`, a run still training its first model is returned too.
+    """
     run = current_run()
     if run is None:
         st.info(f"No training runs found in `{artifacts_dir()}` yet. Create one with:")
@@ -58,7 +71,7 @@ def require_run() -> artifacts.Run:
             "The full study is `make full`. Set PETCOMPARE_ARTIFACTS to read another folder."
         )
         st.stop()
-    if not run.model_names():
+    if not run.model_names() and not (allow_training and training_status(run)):
         st.warning(f"Run {run.run_id} has no finished model yet; it is still training or stopped.")
         st.stop()
     return run

@@ -14,6 +14,7 @@ nothing else builds a path into a run.
                                        efficiency (see pipeline/analysis.py)
         suspects.csv                   photos every model confidently calls the other class
         gradcam/<id>.npz               Grad-CAM maps of every model for a few photos
+        tensorboard/<name>/            every epoch as TensorBoard events
         models/<name>/
           model.keras  history.csv  predictions.csv  confusion.json
           metrics.json  misclassified.csv
@@ -45,6 +46,7 @@ CACHE = "cache"
 ANALYSIS = "analysis.json"
 SUSPECTS = "suspects.csv"
 GRADCAM = "gradcam"
+TENSORBOARD = "tensorboard"
 
 MODEL_FILE = "model.keras"
 HISTORY = "history.csv"
@@ -212,6 +214,13 @@ class Run:
 
     def split(self) -> pd.DataFrame:
         return pd.read_csv(self.path / SPLIT)
+
+    def epochs_so_far(self, name: str) -> pd.DataFrame:
+        """History of a model still in training: the epochs it has finished so far."""
+        from pipeline.checkpoint import rows_so_far
+
+        rows = rows_so_far(checkpoint_dir(self.path, name))
+        return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
     def thumb_path(self, thumb: str) -> Path:
         return self.path / THUMBS / thumb

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -89,3 +90,28 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         save(self.folder, self.model, epoch + 1, self.recorder.rows)
         faults.point("epoch")
+
+
+@dataclass(frozen=True)
+class EpochOutputs:
+    """What a model in training leaves behind after every epoch: its checkpoint (for
+    resuming, and for showing a run in progress) and, optionally, TensorBoard events."""
+
+    checkpoint: Path
+    tensorboard: Path | None = None
+
+    def callbacks(self, recorder) -> list[keras.callbacks.Callback]:
+        found = [EpochCheckpoint(self.checkpoint, recorder)]
+        if self.tensorboard is not None:
+            found.append(
+                keras.callbacks.TensorBoard(
+                    log_dir=str(self.tensorboard), write_graph=False, profile_batch=0
+                )
+            )
+        return found
+
+
+def rows_so_far(folder: Path) -> list[dict]:
+    """History rows of the epochs a model in training has finished (empty if none)."""
+    found = _readable(folder)
+    return json.loads((found / STATE).read_text())["rows"] if found else []

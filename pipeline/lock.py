@@ -48,10 +48,26 @@ def writable_folder(folder: Path) -> Path:
     return folder
 
 
-def _holder(folder: Path) -> str:
+def holder(folder: Path) -> dict | None:
+    """Who holds the folder's writer lock now (command, pid, host, started, run), if anyone
+    alive on this host does."""
     try:
-        info = json.loads((folder / HOLDER_FILE).read_text())
+        info = json.loads((Path(folder) / HOLDER_FILE).read_text())
     except (OSError, ValueError):
+        return None
+    if info.get("host") == socket.gethostname():
+        try:
+            os.kill(int(info.get("pid", -1)), 0)
+        except ProcessLookupError:
+            return None  # a holder killed before it could tidy up
+        except (PermissionError, ValueError, OverflowError):
+            pass
+    return info
+
+
+def _holder(folder: Path) -> str:
+    info = holder(folder)
+    if info is None:
         return "another process"
     return (
         f"`{info.get('command', '?')}` (pid {info.get('pid', '?')} on {info.get('host', '?')}, "
@@ -74,6 +90,7 @@ class WriterLock:
         self.wait = wait
         self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
         self._lock: FileLock | None = None
+        self._details: dict = {}
 
     def __enter__(self) -> WriterLock:
         writable_folder(self.folder)
@@ -97,13 +114,20 @@ class WriterLock:
         self._write_holder()
         return self
 
+    def describe(self, **details) -> None:
+        """Add what the holder is working on (e.g. run=<id>) to what others see."""
+        self._details.update(details)
+        self._write_holder()
+
     def _write_holder(self) -> None:
         info = {
             "command": self.command,
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "started": dt.datetime.now().isoformat(timespec="seconds"),
-        }
+            "started": self._details.get("started")
+            or dt.datetime.now().isoformat(timespec="seconds"),
+        } | self._details
+        self._details.setdefault("started", info["started"])
         tmp = self.folder / f".{HOLDER_FILE}.{os.getpid()}"
         tmp.write_text(json.dumps(info))
         os.replace(tmp, self.folder / HOLDER_FILE)

@@ -94,3 +94,16 @@ def resolve_run(out_dir: Path, ref: str) -> artifacts.Run:
             except artifacts.ArtifactError as err:
                 raise PipelineError(str(err)) from None
     raise PipelineError(f"no run found at {ref} (looked in {out_dir / artifacts.RUNS})")
+
+
+def training_now(run: artifacts.Run) -> dict | None:
+    """{"model", "epochs_done", "since"} while a live `train` is working on `run`, else None."""
+    from pipeline.lock import holder
+
+    info = holder(run.path.parent.parent)
+    if run.complete or not info or info.get("run") != run.run_id:
+        return None
+    pending = [m for m in run.manifest.get("planned_models", []) if m not in run.model_names()]
+    model = pending[0] if pending else None
+    done = len(run.epochs_so_far(model)) if model else 0
+    return {"model": model, "epochs_done": done, "since": info.get("started")}

@@ -49,8 +49,8 @@ def train_study(
     """
     log = log or Console()
     out_dir = Path(config.out_dir)
-    with plain_os_errors(out_dir), WriterLock(out_dir, "train", wait, log):
-        return _train_study(config, log, out_dir, fresh)
+    with plain_os_errors(out_dir), WriterLock(out_dir, "train", wait, log) as held:
+        return _train_study(config, log, out_dir, fresh, held)
 
 
 def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
@@ -88,7 +88,9 @@ def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
     return dataset
 
 
-def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) -> artifacts.Run:
+def _train_study(
+    config: RunConfig, log: Console, out_dir: Path, fresh: bool, held: WriterLock
+) -> artifacts.Run:
     dataset = _load_data(config, out_dir, log)
     planned = plan_models(config)
     weights, notes = _prepare_weights(config, planned, log)
@@ -110,6 +112,7 @@ def _train_study(config: RunConfig, log: Console, out_dir: Path, fresh: bool) ->
     # The run folder is made only once the data and weights are known to be usable.
     run_dir = resumed.path if resumed else new_run_dir(out_dir, config, identity["key"])
     log(("Resuming" if resumed else "Starting") + f" run {run_dir.name}")
+    held.describe(run=run_dir.name)  # the dashboard shows this run as training
     record = resumed.manifest if resumed else manifest.new_manifest(run_dir, config, identity)
     record.update(
         {
@@ -180,7 +183,7 @@ def _prepare_weights(config: RunConfig, planned: list[str], log: Console):
     return weights, notes
 
 
-def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt: Path):
+def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt):
     """Train one model with its registry trainer; returns (trained, photo passes computed,
     photo passes needed)."""
     from pipeline import train
@@ -221,9 +224,11 @@ def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt: Path)
 def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[dict, list[str]]:
     from pipeline import evaluate, models
 
-    ckpt = artifacts.checkpoint_dir(run_dir, name)
+    outputs = checkpoint.EpochOutputs(
+        artifacts.checkpoint_dir(run_dir, name), run_dir / artifacts.TENSORBOARD / name
+    )
     trained, computed, needed = _fit_model(
-        name, config, dataset, weights, run_dir, record, log, ckpt
+        name, config, dataset, weights, run_dir, record, log, outputs
     )
     if config.frozen_mode != "end-to-end" or spec(name).trainer == "cnn":
         log(f"{name}: {computed:,} photo(s) computed, {needed - computed:,} from the cache")
@@ -246,7 +251,7 @@ def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[di
         trained.val_predictions,
     )
     artifacts.publish_dir(stage, run_dir / artifacts.MODELS / name)
-    checkpoint.remove(ckpt)
+    checkpoint.remove(outputs.checkpoint)
     model_file = run_dir / artifacts.MODELS / name / artifacts.MODEL_FILE
     model_record = {
         "name": name,

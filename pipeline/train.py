@@ -78,18 +78,18 @@ def _fit(
     epochs: int,
     phase: str,
     first_epoch: int = 1,
-    checkpoint_dir: Path | None = None,
+    outputs: checkpoint.EpochOutputs | None = None,
 ) -> tuple[list[dict], int]:
-    """Fit, resuming after the last epoch checkpointed in `checkpoint_dir`.
+    """Fit, resuming after the last epoch checkpointed in `outputs`.
 
     Returns (one history row per epoch, epochs taken from the checkpoint).
     """
     recorder = EpochRecorder(phase, first_epoch)
     callbacks = [recorder]
     done = 0
-    if checkpoint_dir is not None:
-        done, recorder.rows = checkpoint.restore(checkpoint_dir, model)
-        callbacks.append(checkpoint.EpochCheckpoint(checkpoint_dir, recorder))
+    if outputs is not None:
+        done, recorder.rows = checkpoint.restore(outputs.checkpoint, model)
+        callbacks += outputs.callbacks(recorder)
     if done < epochs:
         # Shuffling is done by the data pipelines themselves.
         model.fit(
@@ -126,13 +126,13 @@ def _fit_on_images(
     epochs: int,
     phase: str,
     first_epoch: int = 1,
-    checkpoint_dir: Path | None = None,
+    outputs: checkpoint.EpochOutputs | None = None,
 ) -> tuple[list[dict], int]:
     """Compile and fit on augmented photos, validating on the plain validation photos."""
     compile_model(model, learning_rate)
     size = model.input_shape[1]
     train, val = train_val_data(config, dataset, size, augment=True)
-    return _fit(model, train, val, epochs, phase, first_epoch, checkpoint_dir)
+    return _fit(model, train, val, epochs, phase, first_epoch, outputs)
 
 
 def _fit_on_arrays(
@@ -147,14 +147,14 @@ def _fit_on_arrays(
     phase: str,
     first_epoch: int = 1,
     flip: bool = False,
-    checkpoint_dir: Path | None = None,
+    outputs: checkpoint.EpochOutputs | None = None,
 ) -> tuple[list[dict], int]:
     """Compile and fit on cached (memory-mapped) arrays: photos or features."""
     compile_model(model, learning_rate)
     batch = config.batch_size
     train = features.array_dataset(train_x, train_y, batch, config.seed, flip=flip)
     val = features.array_dataset(val_x, val_y, batch)
-    return _fit(model, train, val, epochs, phase, first_epoch, checkpoint_dir)
+    return _fit(model, train, val, epochs, phase, first_epoch, outputs)
 
 
 def _predict(model: keras.Model, x, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +171,7 @@ def train_cnn(
     dataset: Dataset,
     cache_root: Path,
     progress=None,
-    checkpoint_dir: Path | None = None,
+    outputs: checkpoint.EpochOutputs | None = None,
 ) -> Trained:
     """A small CNN from scratch on cached pixels: random flips, Adam, warm-up then cosine decay.
 
@@ -207,7 +207,7 @@ def train_cnn(
         config.cnn_epochs,
         "scratch",
         flip=True,
-        checkpoint_dir=checkpoint_dir,
+        outputs=outputs,
     )
     note = "trained on cached decoded photos with random left-right flips"
     caches = [features.pixel_store(cache_root, size).name]
@@ -250,7 +250,7 @@ def train_frozen(
     cache_root: Path,
     with_cut: bool,
     progress=None,
-    checkpoint_dir: Path | None = None,
+    outputs: checkpoint.EpochOutputs | None = None,
 ) -> Trained:
     """MobileNetV2 with a frozen base: train the head on cached features (or end to end).
 
@@ -269,7 +269,7 @@ def train_frozen(
             config.frozen_learning_rate,
             config.frozen_epochs,
             "frozen",
-            checkpoint_dir=checkpoint_dir,
+            outputs=outputs,
         )
         return Trained(
             model, history, time.perf_counter() - start, ["trained end to end"], resumed_at=resumed
@@ -289,7 +289,7 @@ def train_frozen(
         config.frozen_learning_rate,
         config.frozen_epochs,
         "frozen",
-        checkpoint_dir=checkpoint_dir,
+        outputs=outputs,
     )
     note = (
         f"head trained on cached pooled features ({config.feature_views} view(s) per "
@@ -313,7 +313,7 @@ def train_finetuned(
     frozen_history: list[dict],
     cache_root: Path,
     progress=None,
-    checkpoint_dir: Path | None = None,
+    outputs: checkpoint.EpochOutputs | None = None,
 ) -> Trained:
     """Continue from the frozen model with its last layers unfrozen, Adam at a tiny rate."""
     keras.utils.set_random_seed(config.seed + 1)
@@ -332,7 +332,7 @@ def train_finetuned(
             config.finetune_epochs,
             "finetune",
             first_epoch,
-            checkpoint_dir,
+            outputs,
         )
         notes = ["fine-tuned end to end"]
         val_p = None
@@ -351,7 +351,7 @@ def train_finetuned(
             config.finetune_epochs,
             "finetune",
             first_epoch,
-            checkpoint_dir=checkpoint_dir,
+            outputs=outputs,
         )
         notes = [
             f"layers from {cut} up trained on cached activations below them "

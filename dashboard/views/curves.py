@@ -6,19 +6,37 @@ from dashboard import charts, data
 from dashboard.settings import label
 
 st.title("Training curves")
-run = data.require_run()
-names = run.model_names()
+run = data.require_run(allow_training=True)
+status = data.training_status(run)
+names = run.model_names() + ([status["model"]] if status else [])
 col1, col2, col3 = st.columns([3, 1, 1])
 chosen = col1.multiselect("Models", names, default=names, format_func=label, key="curves_models")
 metric = col2.radio("Metric", ["accuracy", "loss"], key="curves_metric", horizontal=True)
 layout = col3.radio("Layout", ["overlay", "panels"], key="curves_layout", horizontal=True)
-histories = data.available(run, data.history, chosen)
-if not histories:
+if not chosen:
     st.info("Pick at least one model.")
     st.stop()
-st.plotly_chart(
-    charts.learning_curves(histories, metric, layout), width="stretch", key="curves_chart"
-)
+
+
+@st.fragment(run_every=5 if status else None)
+def curves() -> dict:
+    """The chart; while a model trains, this part alone reruns every 5 s with its new epochs."""
+    now = data.training_status(run)
+    finished = [n for n in chosen if n != (now or status or {}).get("model")]
+    histories = data.available(run, data.history, finished)
+    if now and now["model"] in chosen:
+        so_far = run.epochs_so_far(now["model"])
+        if len(so_far):
+            histories[now["model"]] = so_far
+            st.caption(f"{label(now['model'])}: {len(so_far)} epoch(s) so far, still training.")
+    if histories:
+        st.plotly_chart(
+            charts.learning_curves(histories, metric, layout), width="stretch", key="curves_chart"
+        )
+    return histories
+
+
+histories = curves()
 st.caption(
     "Dotted: training (with augmentation and dropout on), solid: validation. The fine-tuned "
     "MobileNetV2 continues the frozen model's epochs; the shaded band is its fine-tuning phase."

@@ -42,6 +42,11 @@ def test_every_artifact_is_written_and_readable(real_run):
     assert manifest["identity"]["preprocessing"]["loader"] >= 2
     assert set(real_run.split().columns) == set(artifacts.SPLIT_COLUMNS)
     assert verify_run(real_run) == []
+    for name in real_run.model_names():  # every epoch as TensorBoard events, listed in the run
+        events = list((real_run.path / artifacts.TENSORBOARD / name).rglob("events.out.tfevents*"))
+        assert events and all(
+            e.relative_to(real_run.path).as_posix() in real_run.manifest["files"] for e in events
+        )
 
 
 def test_models_beat_chance_on_held_out_photos(real_run):
