@@ -7,16 +7,36 @@ SHARED_WEIGHTS := ../shared/weights/mobilenet_v2_1.0_160_no_top.weights.h5
 # The offline copy of the backbone when it is there, else Keras' ImageNet download.
 WEIGHTS ?= $(if $(wildcard $(SHARED_WEIGHTS)),$(SHARED_WEIGHTS),imagenet)
 
-.PHONY: setup browser quick full analyze dashboard test lint bench bench-load clean-cache
+.PHONY: setup lock package-test browser quick full analyze dashboard test lint bench bench-load clean-cache
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c requirements.lock
 	touch $@
+
+# Re-pin the whole transitive set after changing requirements*.txt (a fresh venv, then freeze).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -r requirements-dev.txt
+	{ echo "# Every package of requirements-dev.txt and what it pulls in, as resolved by make lock."; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .lock-venv
+
+# `pip install .` into a fresh venv gives a working `petcompare` command: train, verify.
+package-test: setup
+	rm -rf .pkg-venv /tmp/petcompare-pkg-art && $(PYTHON) -m venv .pkg-venv
+	.pkg-venv/bin/pip install --quiet . -c requirements.lock
+	.pkg-venv/bin/petcompare --help > /dev/null
+	cd /tmp && $(CURDIR)/.pkg-venv/bin/petcompare train --profile quick --models cnn3 \
+	  --data-dir $(CURDIR)/../shared/datasets/PetImages --max-per-class 40 --cnn-epochs 1 \
+	  --cnn-input-size 32 --out /tmp/petcompare-pkg-art
+	cd /tmp && $(CURDIR)/.pkg-venv/bin/petcompare verify latest --out /tmp/petcompare-pkg-art
+	rm -rf .pkg-venv /tmp/petcompare-pkg-art
 
 # Debian's Chromium for the browser tests (browser downloads do not work offline).
 browser:

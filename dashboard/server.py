@@ -29,6 +29,30 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# The settings of .streamlit/config.toml that make the dashboard fast, as flags, for a
+# server started from anywhere (an installed `petcompare dashboard` has no config file).
+SERVE_OPTIONS = [
+    "--runner.postScriptGC=false",
+    "--runner.magicEnabled=false",
+    "--server.maxUploadSize=20",
+    "--browser.gatherUsageStats=false",
+]
+
+
+def streamlit_argv(app: Path, port: int, address: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless=true",
+        f"--server.port={port}",
+        f"--server.address={address}",
+        *SERVE_OPTIONS,
+    ]
+
+
 def chromium() -> str:
     """Debian's Chromium (browser downloads do not work offline); `make browser` installs it."""
     path = shutil.which("chromium") or "/usr/bin/chromium"
@@ -69,9 +93,7 @@ def dashboard(
     """
     port = free_port()
     env = dict(os.environ, PETCOMPARE_ARTIFACTS=str(artifacts))
-    argv = [sys.executable, "-m", "streamlit", "run", str(app)]
-    argv += ["--server.headless", "true", "--server.port", str(port)]
-    argv += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    argv = streamlit_argv(app, port)
     # The server's output goes to a file, not a pipe: a chatty server must never block.
     with tempfile.TemporaryFile() as log:
         cwd = Path(app).resolve().parent.parent

@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--dry-run", action="store_true", help="with --prune: only report")
     _no_wait(cache)
 
+    dash = sub.add_parser(
+        "dashboard", help="serve the dashboard (streamlit) for an artifacts folder"
+    )
+    dash.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT), help="artifacts folder")
+    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--address", default="localhost", help="0.0.0.0 to serve other machines")
+
     fetch = sub.add_parser("fetch-data", help="download and clean the Microsoft PetImages archive")
     fetch.add_argument("--url", help="archive URL (file:// works)")
     fetch.add_argument("--dest", help="folder to extract into (default data/)")
@@ -161,6 +168,17 @@ def artifacts_error():
     return ArtifactError
 
 
+def _dashboard(args) -> int:
+    import subprocess
+
+    from dashboard.server import ROOT, streamlit_argv
+
+    argv = streamlit_argv(ROOT / "dashboard" / "app.py", args.port, args.address)
+    env = dict(os.environ, PETCOMPARE_ARTIFACTS=str(Path(args.out_dir).resolve()))
+    print(f"dashboard of {args.out_dir} on http://{args.address}:{args.port} (Ctrl-C stops it)")
+    return subprocess.call(argv, env=env)
+
+
 def _cache(args) -> int:
     from pipeline.prune import cache_size, prune_cache
 
@@ -200,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "analyze": _analyze,
         "verify": _verify,
         "compare": _compare,
+        "dashboard": _dashboard,
         "cache": _cache,
         "fetch-data": _fetch,
         "bench": _bench,

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from pipeline.registry import MODEL_NAMES
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# In a source checkout, paths are relative to the checkout; once installed (`pip install .`,
+# the `petcompare` command), to the folder the command runs in.
+PROJECT_ROOT = PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").is_file() else Path.cwd()
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "PetImages"
 LOCAL_DATA = PROJECT_ROOT / "data" / "PetImages"
 DEFAULT_OUT = PROJECT_ROOT / "artifacts"

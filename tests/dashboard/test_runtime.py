@@ -29,3 +29,16 @@ def test_the_served_config_skips_the_forced_gc_and_magic():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"] == {"magicEnabled": False, "postScriptGC": False}
     assert config["server"]["maxUploadSize"] == 20
+
+
+def test_a_server_started_anywhere_gets_the_same_settings_as_flags():
+    from dashboard.server import SERVE_OPTIONS, streamlit_argv
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    flags = dict(option.lstrip("-").split("=") for option in SERVE_OPTIONS)
+    for key, value in config["runner"].items():
+        assert flags[f"runner.{key}"] == str(value).lower()
+    assert flags["server.maxUploadSize"] == str(config["server"]["maxUploadSize"])
+    argv = streamlit_argv(ROOT / "dashboard" / "app.py", 8765, "0.0.0.0")
+    assert "--server.port=8765" in argv and "--server.address=0.0.0.0" in argv
+    assert set(SERVE_OPTIONS) <= set(argv)

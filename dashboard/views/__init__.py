@@ -1,0 +1,1 @@
+"""One thin script per dashboard page (run by st.navigation, not imported)."""
