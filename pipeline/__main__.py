@@ -20,10 +20,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--profile", choices=sorted(PROFILES), default="full")
     train.add_argument(
         "--models",
-        nargs="+",
+        nargs="*",
         choices=MODEL_NAMES,
         metavar="MODEL",
         help=f"subset of {', '.join(MODEL_NAMES)}",
+    )
+    train.add_argument(
+        "--external",
+        action="append",
+        metavar="NAME=PATH.keras",
+        help="also score your own trained Keras model (repeatable; see README for its contract)",
     )
     train.add_argument("--data-dir", help="folder with one sub-folder per class")
     train.add_argument("--weights", help="imagenet (default), a .weights.h5 path, or hub:HANDLE")
@@ -105,8 +111,9 @@ def _train(args) -> int:
 
     skip = ("command", "profile", "fresh", "no_wait")
     overrides = {k: v for k, v in vars(args).items() if k not in skip}
-    if overrides.get("models"):
-        overrides["models"] = tuple(overrides["models"])
+    for key in ("models", "external"):
+        if overrides.get(key) is not None:
+            overrides[key] = tuple(overrides[key])
     try:
         config = make_config(args.profile, **overrides)
     except ValueError as err:

@@ -36,6 +36,8 @@ class RunConfig:
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
     out_dir: str = str(DEFAULT_OUT)
     models: tuple[str, ...] = MODEL_NAMES
+    # Users' own trained models to score beside them: "NAME=PATH.keras" (pipeline.external).
+    external: tuple[str, ...] = ()
     # "imagenet" (Keras download), a path to a .weights.h5 file, or "hub:HANDLE".
     weights: str = "imagenet"
     seed: int = 1337
@@ -70,14 +72,16 @@ class RunConfig:
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["models"] = list(self.models)
+        data["external"] = list(self.external)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if "models" in values:
-            values["models"] = tuple(values["models"])
+        for key in ("models", "external"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
 
     def fingerprint(self) -> str:
@@ -119,6 +123,8 @@ def make_config(profile: str = "full", **overrides) -> RunConfig:
 
 
 def validate(config: RunConfig) -> None:
+    if not config.models and not config.external:
+        raise ValueError("nothing to do: no --models and no --external model")
     unknown = [m for m in config.models if m not in MODEL_NAMES]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {list(MODEL_NAMES)}")

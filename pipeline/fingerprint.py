@@ -56,7 +56,11 @@ def preprocessing_identity() -> dict:
 
 
 def run_identity(
-    config_fingerprint: str, data: str, weights_sha256: str | None, preprocessing: dict
+    config_fingerprint: str,
+    data: str,
+    weights_sha256: str | None,
+    preprocessing: dict,
+    external: dict[str, str] | None = None,
 ) -> dict:
     parts = {
         "config": config_fingerprint,
@@ -64,6 +68,8 @@ def run_identity(
         "weights": weights_sha256,
         "preprocessing": preprocessing,
     }
+    if external:  # name -> sha256 of each user model scored in the run
+        parts["external"] = external
     return parts | {"key": _digest(parts)[:16]}
 
 
@@ -118,6 +124,8 @@ def why_not_resumed(old: dict, new: dict, changes: PhotoChanges | None) -> str:
         reasons.append(f"data changed: {detail}")
     if old.get("weights") != new["weights"]:
         reasons.append("backbone weights changed")
+    if old.get("external") != new.get("external"):
+        reasons.append("external model files changed")
     if old.get("preprocessing") != new["preprocessing"]:
         before, after = old.get("preprocessing") or {}, new["preprocessing"]
         moved = [f"{k} {before.get(k)} -> {v}" for k, v in after.items() if before.get(k) != v]

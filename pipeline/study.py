@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import artifacts, checkpoint, faults, manifest
+from pipeline import artifacts, checkpoint, external, faults, manifest
 from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.dataset import Dataset, load_dataset
@@ -94,11 +94,17 @@ def _train_study(
     dataset = _load_data(config, out_dir, log)
     planned = plan_models(config)
     weights, notes = _prepare_weights(config, planned, log)
+    users = external.parse(config.external)
+    for model in users:
+        external.load_checked(model)  # fail now, not after training the others
+        log(f"external model {model.name}: {model.path} (sha256 {model.sha256[:12]}...)")
+    planned += [m.name for m in users]
     identity = run_identity(
         config.fingerprint(),
         data_fingerprint(dataset),
         weights.sha256 if weights else None,
         preprocessing_identity(),
+        {m.name: m.sha256 for m in users},
     )
     split = manifest.split_frame(dataset)
     resumed, why_not = (None, None) if fresh else find_resumable(out_dir, config, identity, split)
@@ -136,10 +142,15 @@ def _train_study(
         ).missing_files(name):
             log(f"{name}: already trained in this run, kept")
             continue
-        log(f"{name}: training")
-        model_record, caches = _train_one(name, config, dataset, weights, run_dir, record, log)
+        user = next((m for m in users if m.name == name), None)
+        if user is not None:
+            log(f"{name}: scoring your model on {len(dataset.val):,} validation photos")
+            model_record, caches = _score_external(user, config, dataset, run_dir), []
+        else:
+            log(f"{name}: training")
+            model_record, caches = _train_one(name, config, dataset, weights, run_dir, record, log)
         record["models"] = [m for m in record["models"] if m["name"] != name] + [model_record]
-        record["models"].sort(key=lambda m: MODEL_NAMES.index(m["name"]))
+        record["models"].sort(key=lambda m: planned.index(m["name"]))
         record["caches"] = sorted(set(record.get("caches", [])) | set(caches))
         artifacts.write_json(run_dir / artifacts.MANIFEST, record)
         faults.point("model-recorded")
@@ -159,6 +170,41 @@ def _train_study(
     artifacts.point_latest(out_dir, run_dir)
     log(f"Run complete: {run_dir}")
     return artifacts.read_run(run_dir)
+
+
+def _score_external(user, config: RunConfig, dataset: Dataset, run_dir: Path) -> dict:
+    """Score a user's model on the validation photos; its files join the run like ours."""
+    from pipeline import evaluate, models
+
+    model = external.load_checked(user)
+    stage = artifacts.staging_dir(run_dir, user.name)
+    external.copy_into(user, stage)
+    history = pd.DataFrame(columns=artifacts.HISTORY_COLUMNS)  # trained elsewhere
+    artifacts.write_csv(stage / artifacts.HISTORY, history)
+    scores = evaluate.evaluate_into(
+        stage,
+        model,
+        dataset.root,
+        dataset.val,
+        dataset.class_names,
+        config.inference_batch_size,
+        run_dir / artifacts.THUMBS,
+    )
+    artifacts.publish_dir(stage, run_dir / artifacts.MODELS / user.name)
+    model_file = run_dir / artifacts.MODELS / user.name / artifacts.MODEL_FILE
+    return {
+        "name": user.name,
+        "file": str(model_file.relative_to(run_dir)),
+        "input_size": list(model.input_shape[1:3]),
+        "params": int(model.count_params()),
+        "trainable_params": models.trainable_params(model),
+        "train_seconds": 0.0,
+        "epochs": 0,
+        "size_bytes": model_file.stat().st_size,
+        "metrics": scores,
+        "external": {"path": user.path, "sha256": user.sha256},
+        "notes": [f"external model, trained elsewhere: {user.path}"],
+    }
 
 
 def _prepare_weights(config: RunConfig, planned: list[str], log: Console):

@@ -24,6 +24,11 @@ def curves() -> dict:
     now = data.training_status(run)
     finished = [n for n in chosen if n != (now or status or {}).get("model")]
     histories = data.available(run, data.history, finished)
+    untrained = [n for n, frame in histories.items() if frame.empty]
+    for name in untrained:  # an external model was trained elsewhere: no epochs here
+        del histories[name]
+    if untrained:
+        st.caption("No training history here (trained elsewhere): " + ", ".join(untrained))
     if now and now["model"] in chosen:
         so_far = run.epochs_so_far(now["model"])
         if len(so_far):
