@@ -26,6 +26,9 @@ if runs:
     paths = [p for p, _ in runs]
     latest_name = Path(data.latest_path(str(artifacts_dir())) or paths[0]).name
     latest = next((p for p in paths if Path(p).name == latest_name), paths[0])
+    opened = st.session_state.pop(data.OPEN_RUN_KEY, None)  # a page asked to open a run
+    if opened in paths:
+        st.session_state["run_picker"] = opened
     choice = st.sidebar.selectbox(
         "Run",
         paths,
@@ -59,5 +62,6 @@ pages = [
     st.Page(VIEWS / "efficiency.py", title="Efficiency frontier", icon=":material/speed:"),
     st.Page(VIEWS / "suspects.py", title="Suspect labels", icon=":material/report:"),
     st.Page(VIEWS / "compare.py", title="Compare runs", icon=":material/compare_arrows:"),
+    st.Page(VIEWS / "sweeps.py", title="Sweeps", icon=":material/grid_view:"),
 ]
 st.navigation(pages).run()

@@ -102,6 +102,22 @@ def run_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
     return fig
 
 
+def sweep_coordinates(table: pd.DataFrame, settings: list[str], metric: str) -> go.Figure:
+    """Parallel coordinates: each run a line through its settings and its accuracy."""
+    dimensions = [
+        {"label": key, "values": pd.to_numeric(table[key], errors="coerce")} for key in settings
+    ]
+    dimensions.append({"label": metric, "values": table[metric], "tickformat": ".1%"})
+    fig = go.Figure(
+        go.Parcoords(
+            line={"color": table[metric], "colorscale": "Viridis", "showscale": True},
+            dimensions=dimensions,
+        )
+    )
+    fig.update_layout(height=380, margin={"t": 40, "l": 60, "r": 40})
+    return fig
+
+
 def confusion_heatmap(
     matrix: list[list[int]], class_names: list[str], normalized: bool, title: str
 ) -> go.Figure:

@@ -14,6 +14,7 @@ from pipeline import artifacts
 from pipeline.analysis import ANALYSIS_VERSION
 
 RUN_KEY = "run_path"
+OPEN_RUN_KEY = "open_run"  # set by a page to switch the run picker on the next run
 
 
 @st.cache_data(ttl=5, show_spinner=False)

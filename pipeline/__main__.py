@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
     _no_wait(train)
 
+    sweep = sub.add_parser(
+        "sweep", help="train a grid of settings as ordinary runs (--set KEY=V1,V2, repeatable)"
+    )
+    sweep.add_argument("--set", dest="grid", action="append", required=True, metavar="KEY=V1,V2")
+    for action in train._actions:
+        if action.dest not in ("help", "fresh") and action.option_strings:
+            sweep._add_action(action)
+
     evaluate = sub.add_parser("evaluate", help="re-score a run's models on its validation split")
     evaluate.add_argument("run", help="run folder, run id, or 'latest'")
     evaluate.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
@@ -109,16 +117,27 @@ def _no_wait(parser: argparse.ArgumentParser) -> None:
 def _train(args) -> int:
     from pipeline.study import train_study
 
-    skip = ("command", "profile", "fresh", "no_wait")
+    config = _config_from(args, ("command", "profile", "fresh", "no_wait"))
+    train_study(config, fresh=args.fresh, wait=not args.no_wait)
+    return 0
+
+
+def _config_from(args, skip: tuple[str, ...]):
     overrides = {k: v for k, v in vars(args).items() if k not in skip}
     for key in ("models", "external"):
         if overrides.get(key) is not None:
             overrides[key] = tuple(overrides[key])
     try:
-        config = make_config(args.profile, **overrides)
+        return make_config(args.profile, **overrides)
     except ValueError as err:
         raise PipelineError(str(err)) from None
-    train_study(config, fresh=args.fresh, wait=not args.no_wait)
+
+
+def _sweep(args) -> int:
+    from pipeline.sweep import parse_grid, run_sweep
+
+    base = _config_from(args, ("command", "profile", "grid", "no_wait"))
+    run_sweep(base, parse_grid(args.grid, base))
     return 0
 
 
@@ -225,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "analyze": _analyze,
         "verify": _verify,
         "compare": _compare,
+        "sweep": _sweep,
         "dashboard": _dashboard,
         "cache": _cache,
         "fetch-data": _fetch,

@@ -24,6 +24,7 @@ PAGES = {
     "efficiency": "views/efficiency.py",
     "suspects": "views/suspects.py",
     "compare": "views/compare.py",
+    "sweeps": "views/sweeps.py",
 }
 
 
