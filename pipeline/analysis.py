@@ -184,7 +184,9 @@ def photos_to_explain(run: artifacts.Run) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def explain_photos(run: artifacts.Run, root: str, paths: list[str], models: dict) -> int:
+def explain_photos(
+    run: artifacts.Run, root: str, paths: list[str], models: dict, progress=None
+) -> int:
     """Store, per photo, each model's input pixels and Grad-CAM maps for dog and cat.
 
     `models`: name -> loaded Keras model; models Grad-CAM cannot explain (a TF Hub
@@ -215,6 +217,8 @@ def explain_photos(run: artifacts.Run, root: str, paths: list[str], models: dict
             arrays[path][f"{name}__image"] = images[i]
             for target, heat in maps.items():
                 arrays[path][f"{name}__{target}"] = heat[i].astype(np.float16)
+        if progress is not None:
+            progress(1)
     for path, named in arrays.items():
         target = folder / (Path(artifacts.thumb_name(path)).stem + ".npz")
         tmp = target.with_suffix(".tmp.npz")

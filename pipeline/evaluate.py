@@ -76,10 +76,18 @@ def predict_samples(
     samples: list[Sample],
     input_size: tuple[int, int],
     batch_size: int,
+    progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(P(positive class), logit) for each sample, through the shared image path."""
     ds = image_dataset(root, samples, input_size, batch_size)
-    return score_batches(model, (images for images, _ in ds))
+
+    def batches():
+        for images, _ in ds:
+            yield images
+            if progress is not None:
+                progress(len(images))
+
+    return score_batches(model, batches())
 
 
 def single_image_latency_ms(
@@ -123,6 +131,7 @@ def evaluate_into(
     batch_size: int,
     thumbs_dir: Path,
     scores: tuple[np.ndarray, np.ndarray] | None = None,
+    progress=None,
 ) -> dict:
     """Write predictions, confusion matrix, metrics and misclassified index; return the metrics.
 
@@ -131,7 +140,7 @@ def evaluate_into(
     """
     input_size = tuple(model.input_shape[1:3])
     if scores is None:
-        scores = predict_samples(model, root, samples, input_size, batch_size)
+        scores = predict_samples(model, root, samples, input_size, batch_size, progress)
     p_dog, logits = scores
     labels = np.array([s.label for s in samples])
     predicted = metrics.predicted_labels(p_dog)

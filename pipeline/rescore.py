@@ -79,6 +79,7 @@ def _evaluate(run: artifacts.Run, root: str, log: Console) -> dict:
             run.class_names,
             run.manifest["config"].get("inference_batch_size", 16),
             run.path / artifacts.THUMBS,
+            progress=log.counter(f"{name}: photos scored", len(val)),
         )
         record["metrics"] = scores
         results[name] = scores
@@ -117,7 +118,10 @@ def analyze_unlocked(run: artifacts.Run, data_dir: str | None, log: Console) -> 
         loaded = {
             n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
         }
-        count = analysis.explain_photos(run, root, analysis.photos_to_explain(run), loaded)
+        progress = log.counter("Grad-CAM: models done", len(loaded))
+        count = analysis.explain_photos(
+            run, root, analysis.photos_to_explain(run), loaded, progress
+        )
         log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
     else:
         log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")

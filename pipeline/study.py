@@ -145,7 +145,7 @@ def _train_study(
         user = next((m for m in users if m.name == name), None)
         if user is not None:
             log(f"{name}: scoring your model on {len(dataset.val):,} validation photos")
-            model_record, caches = _score_external(user, config, dataset, run_dir), []
+            model_record, caches = _score_external(user, config, dataset, run_dir, log), []
         else:
             log(f"{name}: training")
             model_record, caches = _train_one(name, config, dataset, weights, run_dir, record, log)
@@ -172,7 +172,7 @@ def _train_study(
     return artifacts.read_run(run_dir)
 
 
-def _score_external(user, config: RunConfig, dataset: Dataset, run_dir: Path) -> dict:
+def _score_external(user, config: RunConfig, dataset: Dataset, run_dir: Path, log) -> dict:
     """Score a user's model on the validation photos; its files join the run like ours."""
     from pipeline import evaluate, models
 
@@ -189,6 +189,7 @@ def _score_external(user, config: RunConfig, dataset: Dataset, run_dir: Path) ->
         dataset.class_names,
         config.inference_batch_size,
         run_dir / artifacts.THUMBS,
+        progress=log.counter(f"{user.name}: photos scored", len(dataset.val)),
     )
     artifacts.publish_dir(stage, run_dir / artifacts.MODELS / user.name)
     model_file = run_dir / artifacts.MODELS / user.name / artifacts.MODEL_FILE
@@ -295,6 +296,7 @@ def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[di
         config.inference_batch_size,
         run_dir / artifacts.THUMBS,
         trained.val_predictions,
+        log.counter(f"{name}: photos scored", len(dataset.val)),
     )
     artifacts.publish_dir(stage, run_dir / artifacts.MODELS / name)
     checkpoint.remove(outputs.checkpoint)
