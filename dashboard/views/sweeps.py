@@ -11,6 +11,7 @@ from pipeline import artifacts
 from pipeline.sweep import list_sweeps
 
 st.title("Sweeps")
+data.require_run()  # the usual guidance when the folder has no run yet
 sweeps = list_sweeps(artifacts_dir())
 if not sweeps:
     st.info("No sweep in this artifacts folder yet. Run one, e.g.:")
