@@ -95,8 +95,9 @@ def _train_study(
     planned = plan_models(config)
     weights, notes = _prepare_weights(config, planned, log)
     users = external.parse(config.external)
+    checked = {}  # loaded now, so that a bad file fails before the others are trained
     for model in users:
-        external.load_checked(model)  # fail now, not after training the others
+        checked[model.name] = external.load_checked(model)
         log(f"external model {model.name}: {model.path} (sha256 {model.sha256[:12]}...)")
     planned += [m.name for m in users]
     identity = run_identity(
@@ -136,16 +137,16 @@ def _train_study(
     artifacts.write_json(run_dir / artifacts.MANIFEST, record)
     artifacts.remove_stale_staging(run_dir)
 
+    run = artifacts.Run(run_dir, record)  # follows `record` as models are added
     for name in planned:
-        if name in artifacts.Run(run_dir, record).model_names() and not artifacts.Run(
-            run_dir, record
-        ).missing_files(name):
+        if name in run.model_names() and not run.missing_files(name):
             log(f"{name}: already trained in this run, kept")
             continue
         user = next((m for m in users if m.name == name), None)
         if user is not None:
             log(f"{name}: scoring your model on {len(dataset.val):,} validation photos")
-            model_record, caches = _score_external(user, config, dataset, run_dir, log), []
+            scored = _score_external(user, checked[name], config, dataset, run_dir, log)
+            model_record, caches = scored, []
         else:
             log(f"{name}: training")
             model_record, caches = _train_one(name, config, dataset, weights, run_dir, record, log)
@@ -160,9 +161,7 @@ def _train_study(
             f"{model_record['train_seconds']:.0f}s training, {model_record['params']:,} params"
         )
 
-    run = artifacts.Run(run_dir, record)
-    analyze_unlocked(run, dataset.root, log)
-    record["files"] = manifest.inventory(run_dir)
+    analyze_unlocked(run, dataset.root, log)  # also records every file's sha256 in `record`
     record["status"] = "complete"
     record["completed"] = manifest.now()
     artifacts.write_json(run_dir / artifacts.MANIFEST, record)
@@ -172,11 +171,10 @@ def _train_study(
     return artifacts.read_run(run_dir)
 
 
-def _score_external(user, config: RunConfig, dataset: Dataset, run_dir: Path, log) -> dict:
+def _score_external(user, model, config: RunConfig, dataset: Dataset, run_dir: Path, log) -> dict:
     """Score a user's model on the validation photos; its files join the run like ours."""
     from pipeline import evaluate, models
 
-    model = external.load_checked(user)
     stage = artifacts.staging_dir(run_dir, user.name)
     external.copy_into(user, stage)
     history = pd.DataFrame(columns=artifacts.HISTORY_COLUMNS)  # trained elsewhere
