@@ -197,39 +197,54 @@ def test_changed_data_under_a_killed_run_starts_a_new_consistent_run(
 
 
 def test_two_concurrent_trains_on_one_folder_both_end_cleanly(photos, shared_weights, tmp_path):
+    """The second train waits for the first and then makes its own complete run.
+
+    The first is stopped (SIGSTOP) while it holds the lock, so the second is sure
+    to meet it however fast either imports TensorFlow; SIGCONT lets it finish.
+    """
     config = _config(photos, tmp_path / "art", ("cnn3",), shared_weights)
-    procs = [
-        subprocess.Popen(
-            _argv(config),
-            cwd=ROOT,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [p.communicate(timeout=600) for p in procs]
-    for proc, (_out, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err[-2000:]
-        assert "Traceback" not in err
-    assert sum("Waiting for `train` (pid" in out + err for out, err in outputs) == 1
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    first = _train_logged(config, logs[0])
+    second = None
+    try:
+        _wait_for(lambda: (tmp_path / "art" / ".lock-holder.json").exists(), first, logs[0])
+        first.send_signal(signal.SIGSTOP)
+        second = _train_logged(config, logs[1])
+        _wait_for(lambda: "Waiting for `train` (pid" in logs[1].read_text(), second, logs[1])
+    finally:
+        first.send_signal(signal.SIGCONT)
+    for proc, log in zip((first, second), logs, strict=True):
+        assert proc.wait(timeout=600) == 0, log.read_text()[-2000:]
+        assert "Traceback" not in log.read_text()
+    assert f"(pid {first.pid} on" in logs[1].read_text()
     runs = artifacts.list_runs(tmp_path / "art")
     assert len(runs) == 2 and len({r.run_id for r in runs}) == 2
     for run in runs:
         assert run.complete and verify_run(run) == []
 
 
+def _train_logged(config, log: Path) -> subprocess.Popen:
+    with log.open("w") as sink:
+        return subprocess.Popen(
+            _argv(config), cwd=ROOT, env=_env(), stdout=sink, stderr=subprocess.STDOUT
+        )
+
+
+def _wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.05)
+
+
 def test_no_wait_fails_at_once_while_another_train_runs(photos, shared_weights, tmp_path):
-    config = _config(photos, tmp_path / "art", ("cnn3",), shared_weights, cnn_epochs=40)
-    first = subprocess.Popen(
-        _argv(config), cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    config = _config(photos, tmp_path / "art", ("cnn3",), shared_weights)
+    log = tmp_path / "first.log"
+    first = _train_logged(config, log)
     try:
-        holder = tmp_path / "art" / ".lock-holder.json"
-        deadline = time.monotonic() + 120
-        while not holder.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for(lambda: (tmp_path / "art" / ".lock-holder.json").exists(), first, log)
+        first.send_signal(signal.SIGSTOP)  # holds the lock for as long as the test needs
         second = subprocess.run(
             [*_argv(config), "--no-wait"],
             cwd=ROOT,
@@ -242,7 +257,8 @@ def test_no_wait_fails_at_once_while_another_train_runs(photos, shared_weights, 
         first.kill()
         first.wait()
     assert second.returncode == 2
-    assert "is in use by `train` (pid" in second.stderr and "Traceback" not in second.stderr
+    assert f"is in use by `train` (pid {first.pid} on" in second.stderr
+    assert "Traceback" not in second.stderr
 
 
 # --- disks that are full or read-only: real file systems (tmpfs), mounted by the test -----
