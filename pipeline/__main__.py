@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--val-fraction", type=float, help="share of photos for validation (0.2)")
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
     _no_wait(train)
+    _ray(train)
 
     sweep = sub.add_parser(
         "sweep", help="train a grid of settings as ordinary runs (--set KEY=V1,V2, repeatable)"
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     evaluate.add_argument("--data-dir")
     _no_wait(evaluate)
+    _ray(evaluate)
 
     analyze = sub.add_parser(
         "analyze",
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     analyze.add_argument("--data-dir", help="the run's photos, for Grad-CAM (default: recorded)")
     _no_wait(analyze)
+    _ray(analyze)
 
     verify = sub.add_parser("verify", help="check a run against its manifest (exit 1 if not)")
     verify.add_argument("run", help="run folder, run id, or 'latest'")
@@ -114,11 +117,33 @@ def _no_wait(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _ray(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ray",
+        metavar="auto|HOST:PORT",
+        help="run on Ray: 'auto' starts a local instance, HOST:PORT joins a cluster "
+        "(needs `pip install petcompare[ray]`; artifacts on a path every node sees)",
+    )
+
+
+def _cluster(args):
+    from pipeline.cluster import maybe_connect
+
+    return maybe_connect(args.ray)
+
+
+def _say_cluster(cluster) -> None:
+    if cluster is not None:
+        print(f"Ray: {cluster.describe()}", flush=True)
+
+
 def _train(args) -> int:
     from pipeline.study import train_study
 
-    config = _config_from(args, ("command", "profile", "fresh", "no_wait"))
-    train_study(config, fresh=args.fresh, wait=not args.no_wait)
+    config = _config_from(args, ("command", "profile", "fresh", "no_wait", "ray"))
+    with _cluster(args) as cluster:
+        _say_cluster(cluster)
+        train_study(config, fresh=args.fresh, wait=not args.no_wait, cluster=cluster)
     return 0
 
 
@@ -136,8 +161,11 @@ def _config_from(args, skip: tuple[str, ...]):
 def _sweep(args) -> int:
     from pipeline.sweep import parse_grid, run_sweep
 
-    base = _config_from(args, ("command", "profile", "grid", "no_wait"))
-    run_sweep(base, parse_grid(args.grid, base))
+    base = _config_from(args, ("command", "profile", "grid", "no_wait", "ray"))
+    grid = parse_grid(args.grid, base)
+    with _cluster(args) as cluster:
+        _say_cluster(cluster)
+        run_sweep(base, grid, cluster=cluster, wait=not args.no_wait)
     return 0
 
 
@@ -146,7 +174,9 @@ def _evaluate(args) -> int:
     from pipeline.runs import resolve_run
 
     run = resolve_run(Path(args.out_dir), args.run)
-    evaluate_run(run, args.data_dir, wait=not args.no_wait)
+    with _cluster(args) as cluster:
+        _say_cluster(cluster)
+        evaluate_run(run, args.data_dir, wait=not args.no_wait, cluster=cluster)
     return 0
 
 
@@ -154,7 +184,10 @@ def _analyze(args) -> int:
     from pipeline.rescore import analyze_run
     from pipeline.runs import resolve_run
 
-    analyze_run(resolve_run(Path(args.out_dir), args.run), args.data_dir, wait=not args.no_wait)
+    run = resolve_run(Path(args.out_dir), args.run)
+    with _cluster(args) as cluster:
+        _say_cluster(cluster)
+        analyze_run(run, args.data_dir, wait=not args.no_wait, cluster=cluster)
     return 0
 
 

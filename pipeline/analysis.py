@@ -8,6 +8,7 @@ models and the photos and are made by `explain_photos`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -185,19 +186,22 @@ def photos_to_explain(run: artifacts.Run) -> list[str]:
 
 
 def explain_photos(
-    run: artifacts.Run, root: str, paths: list[str], models: dict, progress=None
+    run: artifacts.Run,
+    root: str,
+    paths: list[str],
+    models: dict | None,
+    progress=None,
+    cluster=None,
 ) -> int:
     """Store, per photo, each model's input pixels and Grad-CAM maps for dog and cat.
 
-    `models`: name -> loaded Keras model; models Grad-CAM cannot explain (a TF Hub
-    base) and photos missing from `root` are skipped. Returns how many photos
-    were explained.
+    `models`: name -> loaded Keras model, or None with a Ray `cluster`, whose actors
+    load each saved model once (`ray_photos.explain`). Models Grad-CAM cannot
+    explain (a TF Hub base) and photos missing from `root` are skipped. Returns
+    how many photos were explained.
     """
-    from pipeline import gradcam
-    from pipeline.images import ImageError, load_rgb, resize_for_model
+    from pipeline.images import ImageError, load_rgb
 
-    folder = run.path / artifacts.GRADCAM
-    folder.mkdir(parents=True, exist_ok=True)
     photos = {}  # each photo decoded once, then resized for each model's input size
     for path in paths:
         try:
@@ -206,6 +210,24 @@ def explain_photos(
             continue
     if not photos:
         return 0
+    if cluster is None:
+        arrays = _explain_here(models or {}, photos, progress)
+    else:
+        arrays = _explain_on_ray(cluster, run, root, list(photos), progress)
+    folder = run.path / artifacts.GRADCAM
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, named in arrays.items():
+        target = folder / (Path(artifacts.thumb_name(path)).stem + ".npz")
+        tmp = target.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **named)
+        tmp.replace(target)
+    return len(photos)
+
+
+def _explain_here(models: dict, photos: dict, progress) -> dict[str, dict[str, np.ndarray]]:
+    from pipeline import gradcam
+    from pipeline.images import resize_for_model
+
     arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in photos}
     for name, model in models.items():
         if not gradcam.explainable(model):
@@ -219,12 +241,20 @@ def explain_photos(
                 arrays[path][f"{name}__{target}"] = heat[i].astype(np.float16)
         if progress is not None:
             progress(1)
-    for path, named in arrays.items():
-        target = folder / (Path(artifacts.thumb_name(path)).stem + ".npz")
-        tmp = target.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **named)
-        tmp.replace(target)
-    return len(photos)
+    return arrays
+
+
+def _explain_on_ray(cluster, run, root: str, paths: list[str], progress):
+    from pipeline import ray_photos
+
+    arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in paths}
+    located = {p: os.path.abspath(Path(root) / p) for p in paths}
+    models = {name: run.model_path(name) for name in run.model_names()}
+    for name, maps in ray_photos.explain(cluster, models, located, progress).items():
+        for path, named in maps.items():
+            if "positive" in named:  # models Grad-CAM cannot explain give no maps
+                arrays[path] |= {f"{name}__{kind}": value for kind, value in named.items()}
+    return arrays
 
 
 def read_explanation(file: Path) -> dict[str, dict[str, np.ndarray]]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import faults
+from pipeline.devices import dataset_options, prefetch_depth
 from pipeline.errors import PipelineError
 from pipeline.images import ImageError, load_model_input, load_rgb, loader_identity
 
@@ -388,19 +389,4 @@ def image_dataset(
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=2)
     if mirror:  # a second, left-right mirrored view for feature caching
         ds = ds.map(lambda x, y: (tf.reverse(x, axis=[2]), y))
-    return ds.prefetch(2).with_options(quiet_options())
-
-
-def quiet_options():
-    """tf.data settings that leave the CPU cores to the model.
-
-    With tf.data's autotuning on, its threads compete with the model's for the
-    two cores: extracting MobileNetV2 features from photos ran at 62 images/s
-    against 98 with a private pool and autotuning off (the model alone: 103).
-    """
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.threading.private_threadpool_size = os.cpu_count() or 1
-    options.autotune.enabled = False
-    return options
+    return ds.prefetch(prefetch_depth()).with_options(dataset_options())

@@ -18,7 +18,8 @@ import numpy as np
 
 from pipeline import faults
 from pipeline.cache import RowView, ShardStore, gather
-from pipeline.dataset import Sample, image_dataset, quiet_options
+from pipeline.dataset import Sample, image_dataset
+from pipeline.devices import dataset_options, prefetch_depth
 from pipeline.images import loader_identity
 
 # Bump when the extraction itself changes (what is cut, how views are made).
@@ -209,6 +210,7 @@ def array_dataset(
     batch_size: int,
     seed: int | None = None,
     flip: bool = False,
+    full_batches: bool = False,
 ):
     """A tf.data stream of float32 batches from (memory-mapped) arrays.
 
@@ -247,4 +249,6 @@ def array_dataset(
     if flip:
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, draws)).map(mirror)
-    return ds.prefetch(2).with_options(quiet_options())
+    if full_batches:
+        ds = ds.filter(lambda images, labels: tf.shape(images)[0] == batch_size)
+    return ds.prefetch(prefetch_depth()).with_options(dataset_options())

@@ -39,7 +39,11 @@ def changed_photos(root: str, split) -> list[str]:
 
 
 def evaluate_run(
-    run: artifacts.Run, data_dir: str | None = None, log: Console | None = None, wait: bool = True
+    run: artifacts.Run,
+    data_dir: str | None = None,
+    log: Console | None = None,
+    wait: bool = True,
+    cluster=None,
 ) -> dict:
     """Re-score every model of a run on its recorded validation photos; returns name -> metrics.
 
@@ -48,10 +52,11 @@ def evaluate_run(
     """
     log = log or Console()
     with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "evaluate", wait):
-        return _evaluate(run, _photos_root(run, data_dir), log)
+        return _evaluate(run, _photos_root(run, data_dir), log, cluster)
 
 
-def _evaluate(run: artifacts.Run, root: str, log: Console) -> dict:
+def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
+    """Every model's predictions from the photos: here, or photo batches on Ray's actors."""
     import keras
 
     from pipeline import evaluate
@@ -67,38 +72,51 @@ def _evaluate(run: artifacts.Run, root: str, log: Console) -> dict:
         )
     val = [Sample(p, int(y)) for p, y in split[split.split == "val"][["path", "label"]].values]
     results = {}
+    batch = run.manifest["config"].get("inference_batch_size", 16)
     for record in run.model_records():
         name = record["name"]
         model = keras.models.load_model(run.model_path(name), safe_mode=True)
         log(f"{name}: evaluating on {len(val):,} validation photos")
+        progress = log.counter(f"{name}: photos scored", len(val))
+        scored = None
+        if cluster is not None:
+            from pipeline import ray_photos
+
+            scored = ray_photos.score(cluster, run.model_path(name), root, val, batch, progress)
         scores = evaluate.evaluate_into(
             run.model_dir(name),
             model,
             root,
             val,
             run.class_names,
-            run.manifest["config"].get("inference_batch_size", 16),
+            batch,
             run.path / artifacts.THUMBS,
-            progress=log.counter(f"{name}: photos scored", len(val)),
+            scored,
+            progress,
         )
         record["metrics"] = scores
         results[name] = scores
         log(f"{name}: val accuracy {scores['accuracy']:.2%}, AUC {scores['roc_auc']:.4f}")
     artifacts.write_json(run.path / artifacts.MANIFEST, run.manifest)
-    analyze_unlocked(run, root, log)
+    analyze_unlocked(run, root, log, cluster)
     return results
 
 
 def analyze_run(
-    run: artifacts.Run, data_dir: str | None = None, log: Console | None = None, wait: bool = True
+    run: artifacts.Run,
+    data_dir: str | None = None,
+    log: Console | None = None,
+    wait: bool = True,
+    cluster=None,
 ) -> dict:
-    """Store the run's comparison analysis, and Grad-CAM maps when its photos are at hand."""
+    """Store the run's comparison analysis, and Grad-CAM maps when its photos are at hand
+    (computed on a Ray `cluster` when given)."""
     log = log or Console()
     with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "analyze", wait):
-        return analyze_unlocked(run, data_dir, log)
+        return analyze_unlocked(run, data_dir, log, cluster)
 
 
-def analyze_unlocked(run: artifacts.Run, data_dir: str | None, log: Console) -> dict:
+def analyze_unlocked(run: artifacts.Run, data_dir: str | None, log: Console, cluster=None) -> dict:
     """`analyze_run` for a caller that already holds the writer lock."""
     import keras
 
@@ -115,12 +133,13 @@ def analyze_unlocked(run: artifacts.Run, data_dir: str | None, log: Console) -> 
     )
     root = data_dir or run.manifest["dataset"]["root"]
     if Path(root).is_dir():
-        loaded = {
-            n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
-        }
-        progress = log.counter("Grad-CAM: models done", len(loaded))
+        names = run.model_names()
+        loaded = None
+        if cluster is None:
+            loaded = {n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in names}
+        progress = log.counter("Grad-CAM: models done", len(names))
         count = analysis.explain_photos(
-            run, root, analysis.photos_to_explain(run), loaded, progress
+            run, root, analysis.photos_to_explain(run), loaded, progress, cluster
         )
         log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
     else:

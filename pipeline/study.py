@@ -9,11 +9,13 @@ epoch of the model in training; otherwise a new run starts and says why.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline import artifacts, checkpoint, external, faults, manifest
+from pipeline import artifacts, checkpoint, devices, external, faults, manifest
+from pipeline.cluster import Cluster
 from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.dataset import Dataset, load_dataset
@@ -40,17 +42,22 @@ def plan_models(config: RunConfig) -> list[str]:
 
 
 def train_study(
-    config: RunConfig, log: Console | None = None, fresh: bool = False, wait: bool = True
+    config: RunConfig,
+    log: Console | None = None,
+    fresh: bool = False,
+    wait: bool = True,
+    cluster: Cluster | None = None,
 ) -> artifacts.Run:
     """Train, evaluate and record every model of `config`; returns the complete run.
 
     Holds the artifacts folder's writer lock throughout (waits for it unless `wait`
-    is False).
+    is False). With a Ray `cluster`, the models train as tasks on it
+    (`pipeline.ray_study`); otherwise everything runs in this process.
     """
     log = log or Console()
     out_dir = Path(config.out_dir)
     with plain_os_errors(out_dir), WriterLock(out_dir, "train", wait, log) as held:
-        return _train_study(config, log, out_dir, fresh, held)
+        return train_study_unlocked(config, log, fresh, held, cluster)
 
 
 def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
@@ -88,9 +95,23 @@ def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
     return dataset
 
 
-def _train_study(
-    config: RunConfig, log: Console, out_dir: Path, fresh: bool, held: WriterLock
+def train_study_unlocked(
+    config: RunConfig,
+    log: Console,
+    fresh: bool = False,
+    held: WriterLock | None = None,
+    cluster: Cluster | None = None,
 ) -> artifacts.Run:
+    """`train_study` for a caller that already holds the writer lock (a sweep on Ray)."""
+    if cluster is not None:  # workers on other nodes do not share this directory
+        config = config.replace(
+            data_dir=os.path.abspath(config.data_dir), out_dir=os.path.abspath(config.out_dir)
+        )
+    out_dir = Path(config.out_dir)
+    settings = devices.input_settings(config.inference_batch_size)
+    if settings.inference_batch != config.inference_batch_size:
+        log(f"{settings.gpus} GPU(s): inference batch {settings.inference_batch}")
+        config = config.replace(inference_batch_size=settings.inference_batch)
     dataset = _load_data(config, out_dir, log)
     planned = plan_models(config)
     weights, notes = _prepare_weights(config, planned, log)
@@ -119,7 +140,8 @@ def _train_study(
     # The run folder is made only once the data and weights are known to be usable.
     run_dir = resumed.path if resumed else new_run_dir(out_dir, config, identity["key"])
     log(("Resuming" if resumed else "Starting") + f" run {run_dir.name}")
-    held.describe(run=run_dir.name)  # the dashboard shows this run as training
+    if held is not None:
+        held.describe(run=run_dir.name)  # the dashboard shows this run as training
     record = resumed.manifest if resumed else manifest.new_manifest(run_dir, config, identity)
     record.update(
         {
@@ -127,6 +149,8 @@ def _train_study(
             "dataset": manifest.dataset_record(dataset, config),
             "weights": manifest.weights_record(weights, config),
             "environment": environment(),
+            "input_pipeline": settings.record(),
+            "cluster": cluster.record() if cluster else None,
             "code_version": git_commit(),
             "planned_models": planned,
             "notes": notes,
@@ -138,18 +162,8 @@ def _train_study(
     artifacts.remove_stale_staging(run_dir)
 
     run = artifacts.Run(run_dir, record)  # follows `record` as models are added
-    for name in planned:
-        if name in run.model_names() and not run.missing_files(name):
-            log(f"{name}: already trained in this run, kept")
-            continue
-        user = next((m for m in users if m.name == name), None)
-        if user is not None:
-            log(f"{name}: scoring your model on {len(dataset.val):,} validation photos")
-            scored = _score_external(user, checked[name], config, dataset, run_dir, log)
-            model_record, caches = scored, []
-        else:
-            log(f"{name}: training")
-            model_record, caches = _train_one(name, config, dataset, weights, run_dir, record, log)
+
+    def recorded(name: str, model_record: dict, caches: list[str]) -> None:
         record["models"] = [m for m in record["models"] if m["name"] != name] + [model_record]
         record["models"].sort(key=lambda m: planned.index(m["name"]))
         record["caches"] = sorted(set(record.get("caches", [])) | set(caches))
@@ -161,7 +175,31 @@ def _train_study(
             f"{model_record['train_seconds']:.0f}s training, {model_record['params']:,} params"
         )
 
-    analyze_unlocked(run, dataset.root, log)  # also records every file's sha256 in `record`
+    todo = []
+    for name in planned:
+        if name in run.model_names() and not run.missing_files(name):
+            log(f"{name}: already trained in this run, kept")
+        else:
+            todo.append(name)
+    for user in users:
+        if user.name in todo:
+            log(f"{user.name}: scoring your model on {len(dataset.val):,} validation photos")
+            scored = _score_external(user, checked[user.name], config, dataset, run_dir, log)
+            recorded(user.name, scored, [])
+    ours = [name for name in todo if name in MODEL_NAMES]
+    if cluster is None:
+        for name in ours:
+            log(f"{name}: training")
+            recorded(name, *train_one(name, config, dataset, weights, run_dir, record, log))
+    else:
+        from pipeline import ray_study
+
+        ray_study.train_models(
+            cluster, config, dataset, weights, run_dir, record, ours, log, recorded
+        )
+
+    # The analysis also records every file's sha256 in `record`.
+    analyze_unlocked(run, dataset.root, log, cluster)
     record["status"] = "complete"
     record["completed"] = manifest.now()
     artifacts.write_json(run_dir / artifacts.MANIFEST, record)
@@ -228,9 +266,9 @@ def _prepare_weights(config: RunConfig, planned: list[str], log: Console):
     return weights, notes
 
 
-def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt):
-    """Train one model with its registry trainer; returns (trained, photo passes computed,
-    photo passes needed)."""
+def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt, strategy):
+    """Train one model with its registry trainer (under `strategy`, when several devices);
+    returns (trained, photo passes computed, photo passes needed)."""
     from pipeline import train
 
     cache_root = Path(config.out_dir) / artifacts.CACHE
@@ -246,34 +284,39 @@ def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt):
         computed.append(n)
         counter(n)
 
-    if trainer == "cnn":
-        trained = train.train_cnn(name, config, dataset, cache_root, progress, ckpt)
-    elif trainer == "frozen":
-        with_cut = any(spec(m).needs == name for m in record["planned_models"])
-        trained = train.train_frozen(config, dataset, weights, cache_root, with_cut, progress, ckpt)
-    else:
-        base = artifacts.Run(run_dir, record)
-        trained = train.train_finetuned(
-            config,
-            dataset,
-            weights,
-            base.model_path(spec(name).needs),
-            base.history(spec(name).needs).to_dict("records"),
-            cache_root,
-            progress,
-            ckpt,
-        )
+    with devices.strategy_scope(strategy):
+        if trainer == "cnn":
+            trained = train.train_cnn(name, config, dataset, cache_root, progress, ckpt)
+        elif trainer == "frozen":
+            with_cut = any(spec(m).needs == name for m in record["planned_models"])
+            trained = train.train_frozen(
+                config, dataset, weights, cache_root, with_cut, progress, ckpt
+            )
+        else:
+            base = artifacts.Run(run_dir, record)
+            trained = train.train_finetuned(
+                config,
+                dataset,
+                weights,
+                base.model_path(spec(name).needs),
+                base.history(spec(name).needs).to_dict("records"),
+                cache_root,
+                progress,
+                ckpt,
+            )
     return trained, sum(computed), needed
 
 
-def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[dict, list[str]]:
+def train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[dict, list[str]]:
+    """Train, save, score and publish one of our models; returns (its record, caches read)."""
     from pipeline import evaluate, models
 
     outputs = checkpoint.EpochOutputs(
         artifacts.checkpoint_dir(run_dir, name), run_dir / artifacts.TENSORBOARD / name
     )
+    strategy = devices.training_strategy()
     trained, computed, needed = _fit_model(
-        name, config, dataset, weights, run_dir, record, log, outputs
+        name, config, dataset, weights, run_dir, record, log, outputs, strategy
     )
     if config.frozen_mode != "end-to-end" or spec(name).trainer == "cnn":
         log(f"{name}: {computed:,} photo(s) computed, {needed - computed:,} from the cache")
@@ -281,6 +324,13 @@ def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[di
         log(f"{name}: resumed after epoch {trained.resumed_at} from its checkpoint")
     stage = artifacts.staging_dir(run_dir, name)
     trained.model.save(stage / artifacts.MODEL_FILE, include_optimizer=False)
+    if strategy is not None:
+        # A model trained under a strategy predicts through it, and TensorFlow 2.21
+        # returns uneven batches duplicated: score the saved file, from the photos.
+        import keras
+
+        trained.model = keras.models.load_model(stage / artifacts.MODEL_FILE, safe_mode=True)
+        trained.val_predictions = None
     faults.point("model-save")
     history = pd.DataFrame(trained.history, columns=artifacts.HISTORY_COLUMNS)
     artifacts.write_csv(stage / artifacts.HISTORY, history)
@@ -308,6 +358,7 @@ def _train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[di
         "train_seconds": round(trained.seconds, 1),
         "epochs": len(trained.history),
         "resumed_after_epoch": trained.resumed_at or None,
+        "distribution": devices.strategy_record(strategy),
         "cache": {"computed": computed, "reused": needed - computed},
         "size_bytes": model_file.stat().st_size,
         "metrics": scores,

@@ -1,9 +1,10 @@
 """`python -m pipeline sweep --set KEY=V1,V2 …`: a grid of settings, run as ordinary runs.
 
 Each point of the grid is an ordinary run (resumable, sharing the caches), trained one
-after another; the sweep record under `artifacts/sweeps/<id>.json` lists the settings
-and, as they finish, the runs. The same command again resumes an interrupted sweep:
-each of its runs resumes or is found complete by its identity.
+after another, or side by side as Ray tasks with `--ray`; the sweep record under
+`artifacts/sweeps/<id>.json` lists the settings and, as they finish, the runs. The
+same command again resumes an interrupted sweep: each of its runs resumes or is found
+complete by its identity.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import json
 from pathlib import Path
 
 from pipeline import artifacts
+from pipeline.cluster import Cluster
 from pipeline.config import RunConfig, validate
 from pipeline.console import Console
 from pipeline.errors import PipelineError
+from pipeline.lock import WriterLock
 
 SWEEPS = "sweeps"
 NOT_SWEPT = ("out_dir", "data_dir", "profile", "external", "models")
@@ -71,10 +74,18 @@ def sweep_id(base: RunConfig, grid: dict[str, list]) -> str:
     return hashlib.sha256(blob).hexdigest()[:10]
 
 
-def run_sweep(base: RunConfig, grid: dict[str, list], log: Console | None = None) -> dict:
-    """Train every point of the grid as an ordinary run; returns the sweep record."""
-    from pipeline.study import train_study
+def run_sweep(
+    base: RunConfig,
+    grid: dict[str, list],
+    log: Console | None = None,
+    cluster: Cluster | None = None,
+    wait: bool = True,
+) -> dict:
+    """Train every point of the grid as an ordinary run; returns the sweep record.
 
+    In-process the runs train one after another. On a Ray `cluster` they are tasks
+    spread over its nodes, the sweep holding the artifacts folder's lock for them.
+    """
     log = log or Console()
     plan = points(base, grid)
     record_file = Path(base.out_dir) / SWEEPS / f"{sweep_id(base, grid)}.json"
@@ -88,16 +99,64 @@ def run_sweep(base: RunConfig, grid: dict[str, list], log: Console | None = None
     done = _finished_points(record_file, Path(base.out_dir))
     record["runs"] = list(done.values())
     log(f"Sweep {record['sweep_id']}: {len(plan)} run(s) over {', '.join(grid)}")
+    todo = []
     for number, (values, config) in enumerate(plan, 1):
         if _key(values) in done:
             log(f"sweep run {number}/{len(plan)}: {values} already done")
-            continue
-        log(f"sweep run {number}/{len(plan)}: {values}")
-        run = train_study(config, log)
-        record["runs"].append({"values": values, "run_id": run.run_id})
+        else:
+            todo.append((number, values, config))
+
+    def finished(values: dict, run_id: str) -> None:
+        record["runs"].append({"values": values, "run_id": run_id})
         artifacts.write_json(record_file, record)
+
+    if cluster is None:
+        _run_here(todo, len(plan), log, finished, wait)
+    else:
+        with WriterLock(Path(base.out_dir), "sweep", wait, log):
+            _run_on_ray(cluster, todo, len(plan), log, finished)
     log(f"Sweep complete: {record_file}")
     return record
+
+
+def _run_here(todo, total: int, log: Console, finished, wait: bool) -> None:
+    from pipeline.study import train_study
+
+    for number, values, config in todo:
+        log(f"sweep run {number}/{total}: {values}")
+        finished(values, train_study(config, log, wait=wait).run_id)
+
+
+def _sweep_task(config: RunConfig) -> str:
+    """Runs on a Ray worker: one run of the sweep, in-process there."""
+    from pipeline.study import train_study_unlocked
+
+    return train_study_unlocked(config, Console()).run_id
+
+
+def _run_on_ray(cluster: Cluster, todo, total: int, log: Console, finished) -> None:
+    import ray
+
+    from pipeline.cluster import TASK_RETRIES, remote_args, unwrap
+
+    task = ray.remote(_sweep_task)
+    pending = {}
+    for number, values, config in todo:
+        log(f"sweep run {number}/{total}: {values} (on the cluster)")
+        options = remote_args(cluster.node_cpus, cluster.node_gpus)
+        ref = task.options(name=f"sweep run {number}", max_retries=TASK_RETRIES, **options)
+        pending[ref.remote(config)] = (number, values)
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        number, values = pending.pop(ready[0])
+        try:
+            run_id = ray.get(ready[0])
+        except ray.exceptions.RayTaskError as err:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise unwrap(err) from None
+        log(f"sweep run {number}/{total}: {values} done, run {run_id}")
+        finished(values, run_id)
 
 
 def _key(values: dict) -> str:

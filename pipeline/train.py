@@ -14,6 +14,7 @@ import numpy as np
 from pipeline import checkpoint, features, models
 from pipeline.config import RunConfig
 from pipeline.dataset import Dataset, image_dataset
+from pipeline.errors import PipelineError
 from pipeline.weights import WeightsSource
 
 
@@ -150,10 +151,16 @@ def _fit_on_arrays(
     outputs: checkpoint.EpochOutputs | None = None,
 ) -> tuple[list[dict], int]:
     """Compile and fit on cached (memory-mapped) arrays: photos or features."""
+    import tensorflow as tf
+
     compile_model(model, learning_rate)
     batch = config.batch_size
-    train = features.array_dataset(train_x, train_y, batch, config.seed, flip=flip)
-    val = features.array_dataset(val_x, val_y, batch)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if batch % replicas:
+        raise PipelineError(f"--batch-size {batch} does not split over {replicas} devices")
+    full = replicas > 1
+    train = features.array_dataset(train_x, train_y, batch, config.seed, flip, full)
+    val = features.array_dataset(val_x, val_y, batch, full_batches=full)
     return _fit(model, train, val, epochs, phase, first_epoch, outputs)
 
 

@@ -1,0 +1,89 @@
+"""Device-aware input settings, and one model trained under MirroredStrategy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline import devices
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_on_cpus_the_input_pipeline_leaves_the_cores_to_the_model(monkeypatch):
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    settings = devices.input_settings(16)
+    assert settings.device == "cpu" and settings.gpus == 0
+    assert not settings.autotune and settings.prefetch == 2 and settings.inference_batch == 16
+    assert settings.cpu_threads == os.cpu_count()
+    assert settings.record()["device"] == "cpu"
+    options = devices.dataset_options()
+    assert options.threading.private_threadpool_size == os.cpu_count()
+    assert options.autotune.enabled is False
+
+
+def test_a_ray_workers_share_sizes_its_thread_pool(monkeypatch):
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    assert devices.cpu_threads() == 1
+    assert devices.dataset_options().threading.private_threadpool_size == 1
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "junk")
+    assert devices.cpu_threads() == (os.cpu_count() or 1)
+
+
+def test_one_device_trains_without_a_strategy():
+    assert devices.training_strategy() is None
+    assert devices.strategy_record(None) is None
+
+
+MIRRORED = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from pathlib import Path
+from pipeline import devices, train
+from pipeline.config import make_config
+from pipeline.dataset import load_dataset
+from tests.imagefactory import write_class_folder
+
+root = Path(sys.argv[1])
+write_class_folder(root / "photos", 40)
+config = make_config("quick", data_dir=str(root / "photos"), out_dir=str(root / "art"),
+                     models=("cnn3",), cnn_input_size=32, cnn_epochs=2, batch_size=8)
+dataset = load_dataset(root / "photos", config.seed, config.val_fraction)
+strategy = devices.training_strategy(["/cpu:0", "/cpu:1"])
+with devices.strategy_scope(strategy):
+    trained = train.train_cnn("cnn3", config, dataset, root / "art" / "cache")
+trained.model.save(root / "mirrored.keras")  # what the study scores (see study.train_one)
+import keras
+saved = keras.models.load_model(root / "mirrored.keras")
+p = saved.predict_on_batch(np.zeros((3, 32, 32, 3), np.float32)).reshape(-1)
+print(json.dumps({"loss": [row["loss"] for row in trained.history],
+                  "record": devices.strategy_record(strategy), "p": p.tolist()}))
+"""
+
+
+def test_one_model_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    record = result["record"]
+    assert record["strategy"] == "MirroredStrategy" and record["replicas"] == 2
+    assert [d.rsplit(":", 2)[-2:] for d in record["devices"]] == [["CPU", "0"], ["CPU", "1"]]
+    # Brighter photos are dogs: two epochs over both replicas learn it.
+    first, last = result["loss"]
+    assert last < first
+    assert all(0.0 <= p <= 1.0 for p in result["p"]) and len(result["p"]) == 3
