@@ -7,7 +7,7 @@ SHARED_WEIGHTS := ../shared/weights/mobilenet_v2_1.0_160_no_top.weights.h5
 # The offline copy of the backbone when it is there, else Keras' ImageNet download.
 WEIGHTS ?= $(if $(wildcard $(SHARED_WEIGHTS)),$(SHARED_WEIGHTS),imagenet)
 
-.PHONY: setup lock package-test browser quick full analyze dashboard test lint bench bench-load clean-cache
+.PHONY: setup lock package-test browser quick full analyze dashboard test lint bench bench-ray bench-load clean-cache
 
 setup: $(VENV)/.installed
 
@@ -66,6 +66,10 @@ lint: setup
 bench: setup
 	$(BIN)/python -m pipeline bench --weights $(WEIGHTS)
 	$(BIN)/python -m dashboard.bench
+
+# Ray: photo throughput with 1 and 2 workers; RUN=<full run id> adds the scale-out projection.
+bench-ray: setup
+	$(BIN)/python -m pipeline bench-ray --weights $(WEIGHTS) $(if $(RUN),--run $(RUN))
 
 # Upload -> answer on screen in real Chromium against a real server: 1 session, then 8 at once.
 bench-load: setup browser

@@ -60,6 +60,7 @@ pages = [
     st.Page(VIEWS / "thresholds.py", title="Thresholds and ranking", icon=":material/tune:"),
     st.Page(VIEWS / "calibration.py", title="Calibration", icon=":material/straighten:"),
     st.Page(VIEWS / "efficiency.py", title="Efficiency frontier", icon=":material/speed:"),
+    st.Page(VIEWS / "robustness.py", title="How robust is each model?", icon=":material/shield:"),
     st.Page(VIEWS / "suspects.py", title="Suspect labels", icon=":material/report:"),
     st.Page(VIEWS / "compare.py", title="Compare runs", icon=":material/compare_arrows:"),
     st.Page(VIEWS / "sweeps.py", title="Sweeps", icon=":material/grid_view:"),

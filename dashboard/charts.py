@@ -303,6 +303,14 @@ def efficiency_frontier(rows: list[dict]) -> go.Figure:
                 # Alternate label sides so near-identical models stay readable.
                 textposition="top center" if i % 2 == 0 else "bottom center",
                 name=label(r["name"]),
+                # The interquartile range of the repeated timings, when the run has them.
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [r.get("latency_q3_ms", r["latency_ms"]) - r["latency_ms"]],
+                    "arrayminus": [r["latency_ms"] - r.get("latency_q1_ms", r["latency_ms"])],
+                    "color": color(r["name"]),
+                },
                 marker={
                     "size": 14 + 40 * np.sqrt(r["size_mb"] / biggest),
                     "color": color(r["name"]),
@@ -314,9 +322,44 @@ def efficiency_frontier(rows: list[dict]) -> go.Figure:
         )
     fig.update_layout(
         height=440,
-        xaxis_title="latency of one image (ms, after warm-up)",
+        xaxis_title="latency of one image (ms, median and interquartile range)",
         yaxis_title="validation accuracy (%)",
         showlegend=False,
         margin={"t": 30},
+    )
+    return fig
+
+
+def robustness_curves(result: dict, corruption: str) -> go.Figure:
+    """Each model's accuracy against the severity of one corruption, with 95% intervals."""
+    spec = next(c for c in result["corruptions"] if c["name"] == corruption)
+    ticks = ["clean"] + [f"{level:g} {spec['unit']}".strip() for level in spec["levels"]]
+    fig = go.Figure()
+    for name, summary in result["models"].items():
+        rows = {(r["corruption"], r["severity"]): r for r in summary["rows"]}
+        points = [rows[("clean", 0)]] + [
+            rows[(corruption, s)] for s in range(1, len(spec["levels"]) + 1)
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=ticks,
+                y=[r["accuracy"] * 100 for r in points],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [(r["high"] - r["accuracy"]) * 100 for r in points],
+                    "arrayminus": [(r["accuracy"] - r["low"]) * 100 for r in points],
+                },
+                mode="lines+markers",
+                name=label(name),
+                line={"color": color(name)},
+            )
+        )
+    fig.update_layout(
+        height=400,
+        xaxis_title=f"{spec['label']} (severity)",
+        yaxis_title=f"accuracy on {len(result['photos'])} validation photos (%)",
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 20},
     )
     return fig

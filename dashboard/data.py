@@ -220,6 +220,17 @@ def require_analysis(run: artifacts.Run) -> dict:
     return result
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _robustness(path: str, mtime: float) -> dict | None:
+    return artifacts.read_run(Path(path)).robustness()
+
+
+def robustness(run: artifacts.Run) -> dict | None:
+    """The run's robustness.json (accuracy under corruptions), or None before it exists."""
+    file = run.path / artifacts.ROBUSTNESS
+    return _robustness(str(run.path), file.stat().st_mtime) if file.is_file() else None
+
+
 @st.cache_data(show_spinner=False)
 def verification(path: str, mtime: float) -> list[str]:
     """What `python -m pipeline verify` finds wrong with a run (models not loaded here).

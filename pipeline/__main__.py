@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--frozen-mode", choices=["features", "end-to-end"])
     train.add_argument("--feature-views", type=int, choices=[1, 2])
     train.add_argument("--val-fraction", type=float, help="share of photos for validation (0.2)")
+    train.add_argument(
+        "--robustness-photos",
+        type=int,
+        help="validation photos scored under every corruption (160; 0 skips it)",
+    )
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
     _no_wait(train)
     _ray(train)
@@ -71,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("run", help="run folder, run id, or 'latest'")
     analyze.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     analyze.add_argument("--data-dir", help="the run's photos, for Grad-CAM (default: recorded)")
+    analyze.add_argument(
+        "--robustness",
+        action="store_true",
+        help="also score every model under corruptions (JPEG, blur, noise, ...; minutes)",
+    )
     _no_wait(analyze)
     _ray(analyze)
 
@@ -106,6 +116,17 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-dir")
     bench.add_argument("--weights")
     bench.add_argument("--images", type=int, default=1920)
+
+    bench_ray = sub.add_parser(
+        "bench-ray",
+        help="photo throughput on a local Ray with 1 and 2 workers; with --run, a projection "
+        "of that run to 10x and 100x the photos on 1, 4 and 16 nodes",
+    )
+    bench_ray.add_argument("--data-dir")
+    bench_ray.add_argument("--weights")
+    bench_ray.add_argument("--images", type=int, default=512)
+    bench_ray.add_argument("--run", help="a full in-process run whose epoch costs to project")
+    bench_ray.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     return parser
 
 
@@ -187,7 +208,9 @@ def _analyze(args) -> int:
     run = resolve_run(Path(args.out_dir), args.run)
     with _cluster(args) as cluster:
         _say_cluster(cluster)
-        analyze_run(run, args.data_dir, wait=not args.no_wait, cluster=cluster)
+        analyze_run(
+            run, args.data_dir, wait=not args.no_wait, cluster=cluster, robustness=args.robustness
+        )
     return 0
 
 
@@ -268,6 +291,13 @@ def _bench(args) -> int:
     return 0
 
 
+def _bench_ray(args) -> int:
+    from pipeline.ray_bench import main as bench_main
+
+    bench_main(args)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
@@ -282,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "cache": _cache,
         "fetch-data": _fetch,
         "bench": _bench,
+        "bench-ray": _bench_ray,
     }
     try:
         return handler[args.command](args)

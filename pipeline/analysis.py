@@ -79,40 +79,72 @@ def ranking_curves(labels: np.ndarray, p: np.ndarray, max_points: int = CURVE_PO
     }
 
 
-def pareto_front(accuracy: list[float], cost: list[float]) -> list[bool]:
-    """True for points no other point beats on both (higher accuracy, lower cost)."""
+def pareto_front(
+    accuracy: list[float],
+    cost: list[float],
+    low: list[float] | None = None,
+    high: list[float] | None = None,
+) -> list[bool]:
+    """True for points no other point beats beyond the cost's noise.
+
+    `low`/`high` bound each cost's noise (latency: its interquartile range). Model j
+    beats model i when j is at least as accurate, not measurably costlier (j's low
+    is not above i's high), and better on one of the two: more accurate, or
+    measurably cheaper (j's high below i's low). Without bounds this is the plain
+    Pareto front.
+    """
+    low = low or cost
+    high = high or cost
     flags = []
-    for i, (acc, c) in enumerate(zip(accuracy, cost, strict=True)):
-        dominated = any(
-            a2 >= acc and c2 <= c and (a2 > acc or c2 < c)
-            for j, (a2, c2) in enumerate(zip(accuracy, cost, strict=True))
+    for i in range(len(accuracy)):
+        beaten = any(
+            accuracy[j] >= accuracy[i]
+            and low[j] <= high[i]
+            and (accuracy[j] > accuracy[i] or high[j] < low[i])
+            for j in range(len(accuracy))
             if j != i
         )
-        flags.append(not dominated)
+        flags.append(not beaten)
     return flags
 
 
-def efficiency(records: list[dict]) -> list[dict]:
+def efficiency(records: list[dict], latency: dict[str, dict] | None = None) -> list[dict]:
     """Accuracy against one-image latency and file size, with the latency frontier and the
-    extra milliseconds each frontier step pays per point of accuracy."""
-    rows = [
-        {
-            "name": r["name"],
-            "accuracy": r["metrics"]["accuracy"],
-            "latency_ms": r["metrics"].get("latency_ms"),
-            "size_mb": r.get("size_bytes", 0) / 1e6,
-            "params": r["params"],
-        }
-        for r in records
-    ]
+    extra milliseconds each frontier step pays per point of accuracy.
+
+    `latency` (from `pipeline.latency.measure`) gives each model's median and
+    interquartile range; without it, the single timing taken at evaluation is used.
+    """
+    latency = latency or {}
+    rows = []
+    for r in records:
+        timed = latency.get(r["name"])
+        median = timed["median_ms"] if timed else r["metrics"].get("latency_ms")
+        rows.append(
+            {
+                "name": r["name"],
+                "accuracy": r["metrics"]["accuracy"],
+                "latency_ms": median,
+                "latency_q1_ms": timed["q1_ms"] if timed else median,
+                "latency_q3_ms": timed["q3_ms"] if timed else median,
+                "size_mb": r.get("size_bytes", 0) / 1e6,
+                "params": r["params"],
+            }
+        )
     timed = [row for row in rows if row["latency_ms"] is not None]
-    flags = pareto_front([r["accuracy"] for r in timed], [r["latency_ms"] for r in timed])
+    flags = pareto_front(
+        [r["accuracy"] for r in timed],
+        [r["latency_ms"] for r in timed],
+        [r["latency_q1_ms"] for r in timed],
+        [r["latency_q3_ms"] for r in timed],
+    )
     for row, flag in zip(timed, flags, strict=True):
         row["on_frontier"] = flag
     frontier = sorted((r for r in timed if r["on_frontier"]), key=lambda r: r["latency_ms"])
     for previous, row in zip(frontier, frontier[1:], strict=False):
         gained = (row["accuracy"] - previous["accuracy"]) * 100
-        row["ms_per_point"] = (row["latency_ms"] - previous["latency_ms"]) / gained
+        if gained > 0:
+            row["ms_per_point"] = (row["latency_ms"] - previous["latency_ms"]) / gained
     return rows
 
 
@@ -137,8 +169,12 @@ def suspects(
     return chosen[columns].sort_values("min_confidence_other", ascending=False)
 
 
-def analyze(run: artifacts.Run) -> dict:
-    """Compute the analysis of a finished run's models and store it in the run."""
+def analyze(run: artifacts.Run, latency: dict[str, dict] | None = None) -> dict:
+    """Compute the analysis of a finished run's models and store it in the run.
+
+    `latency`: each model's repeated one-image timings (`pipeline.latency.measure`),
+    stored with the CPU they were measured on.
+    """
     names = run.model_names()
     predictions = {n: run.predictions(n) for n in names}
     wide = wide_predictions(predictions)
@@ -164,9 +200,13 @@ def analyze(run: artifacts.Run) -> dict:
         "per_model": per_model,
         "mcnemar": stats.pairwise_mcnemar(correct),
         "agreement": stats.agreement_matrix({n: wide[f"pred_{n}"].to_numpy() for n in names}),
-        "efficiency": efficiency(run.model_records()),
+        "efficiency": efficiency(run.model_records(), latency),
         "suspects": {"min_confidence": SUSPECT_CONFIDENCE},
     }
+    if latency:
+        from pipeline.environment import cpu_description
+
+        result["latency"] = {"per_model": latency, "machine": cpu_description()}
     found = suspects(wide, names)
     result["suspects"]["count"] = len(found)
     artifacts.write_csv(run.path / artifacts.SUSPECTS, found)

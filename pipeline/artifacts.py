@@ -13,6 +13,7 @@ nothing else builds a path into a run.
         analysis.json                  intervals, McNemar, agreement, ROC/PR, calibration,
                                        efficiency (see pipeline/analysis.py)
         suspects.csv                   photos every model confidently calls the other class
+        robustness.json                accuracy under corruptions (pipeline/robustness.py)
         gradcam/<id>.npz               Grad-CAM maps of every model for a few photos
         tensorboard/<name>/            every epoch as TensorBoard events
         models/<name>/
@@ -44,6 +45,7 @@ MODELS = "models"
 THUMBS = "thumbs"
 CACHE = "cache"
 ANALYSIS = "analysis.json"
+ROBUSTNESS = "robustness.json"
 SUSPECTS = "suspects.csv"
 GRADCAM = "gradcam"
 TENSORBOARD = "tensorboard"
@@ -228,6 +230,11 @@ class Run:
     def analysis(self) -> dict | None:
         """The run's analysis.json, or None for a run analysed before it existed."""
         path = self.path / ANALYSIS
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def robustness(self) -> dict | None:
+        """The run's robustness.json (accuracy under corruptions), or None before it exists."""
+        path = self.path / ROBUSTNESS
         return json.loads(path.read_text()) if path.is_file() else None
 
     def suspects(self) -> pd.DataFrame | None:

@@ -100,14 +100,21 @@ def remote_args(cpus: float, gpus: float = 0) -> dict:
 
 def _job_runtime_env() -> dict:
     import pipeline
+    from pipeline.environment import CODE_VERSION_ENV, git_commit
 
-    return {"py_modules": [os.path.dirname(pipeline.__file__)]}
+    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    commit = git_commit()
+    if commit:  # the copy of `pipeline` shipped to the workers has no .git
+        env[CODE_VERSION_ENV] = commit
+    return {"py_modules": [os.path.dirname(pipeline.__file__)], "env_vars": env}
 
 
 def _describe(ray, address: str) -> Cluster:
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    node_cpus = max((int(n["Resources"].get("CPU", 0)) for n in nodes), default=1)
-    node_gpus = max((int(n["Resources"].get("GPU", 0)) for n in nodes), default=0)
+    # A training task asks for what one real node has: the node with the most GPUs,
+    # then the most CPUs (CPUs of one node and GPUs of another fit no node).
+    sizes = [(int(n["Resources"].get("GPU", 0)), int(n["Resources"].get("CPU", 0))) for n in nodes]
+    node_gpus, node_cpus = max(sizes, default=(0, 1))
     total = ray.cluster_resources()
     return Cluster(
         address=address,
@@ -131,13 +138,14 @@ def connect(address: str, num_cpus: int | None = None) -> Iterator[Cluster]:
         logging_level=logging.WARNING,
         log_to_driver=True,
     )
-    if address == LOCAL:
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **options)
-    else:
-        try:
+    try:
+        if address == LOCAL:  # Ray counts the cores itself, container limits included
+            ray.init(address="local", num_cpus=num_cpus, **options)
+        else:
             ray.init(address=address, **options)
-        except (ConnectionError, RuntimeError) as err:
-            raise PipelineError(f"could not join the Ray cluster at {address}: {err}") from None
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = "start a local Ray instance" if address == LOCAL else f"join Ray at {address}"
+        raise PipelineError(f"could not {where}: {err}") from None
     _quiet_ray_data()
     try:
         yield _describe(ray, address)
@@ -167,6 +175,14 @@ def maybe_connect(address: str | None) -> Iterator[Cluster | None]:
 
 
 def unwrap(err: BaseException) -> BaseException:
-    """The exception a remote task raised, without Ray's wrapper (for a plain message)."""
+    """The exception a remote task raised, without Ray's wrapper (for a plain message);
+    a failure of Ray itself (a worker or node lost for good, out of memory) as a
+    PipelineError that says what failed."""
     cause = getattr(err, "cause", None)
-    return cause if isinstance(cause, BaseException) else err
+    if isinstance(cause, BaseException):
+        return cause
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return PipelineError(
+        f"the Ray cluster failed ({type(err).__name__}: {first}); finished models and "
+        "cached photos are kept: run the same command again to resume"
+    )

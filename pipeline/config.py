@@ -64,6 +64,8 @@ class RunConfig:
     frozen_mode: str = "features"
     # Cached views per training image: 1 = as is, 2 = plus a mirrored copy.
     feature_views: int = 1
+    # Validation photos each model is scored on under every corruption (0: none).
+    robustness_photos: int = 160
     # Download location of the Keras ImageNet weights (tests point it at file://).
     imagenet_base_url: str = (
         "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
@@ -85,13 +87,35 @@ class RunConfig:
         return cls(**values)
 
     def fingerprint(self) -> str:
-        """Short hash of the settings that determine the results: not where the photos are
-        read from or the outputs written (the photos themselves are fingerprinted)."""
+        """Short hash of the settings that determine the trained models: not where the photos
+        are read from or the outputs written (the photos themselves are fingerprinted), nor
+        how many photos the robustness analysis scores (it trains nothing)."""
         data = self.to_dict()
         data.pop("out_dir")
         data.pop("data_dir")
+        data.pop("robustness_photos")
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
+
+    def absolute(self) -> RunConfig:
+        """The same settings with every path absolute: a Ray worker on another node does not
+        share this process's working directory."""
+        import os
+
+        def located(path: str | None) -> str | None:
+            return os.path.abspath(path) if path else path
+
+        external = tuple(
+            f"{name}={located(path)}" if sep else item
+            for item in self.external
+            for name, sep, path in [item.partition("=")]
+        )
+        return self.replace(
+            data_dir=located(self.data_dir),
+            out_dir=located(self.out_dir),
+            exclude_file=located(self.exclude_file),
+            external=external,
+        )
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
@@ -139,3 +163,5 @@ def validate(config: RunConfig) -> None:
         raise ValueError("frozen_mode must be 'features' or 'end-to-end'")
     if config.feature_views not in (1, 2):
         raise ValueError("feature_views must be 1 or 2")
+    if config.robustness_photos < 0:
+        raise ValueError("--robustness-photos must be 0 (none) or more")

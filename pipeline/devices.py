@@ -17,6 +17,8 @@ import contextlib
 import os
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 # Inference batch on a GPU when the configured one is the CPU default.
 CPU_INFERENCE_BATCH = 16
 GPU_INFERENCE_BATCH = 64
@@ -43,15 +45,35 @@ def cpu_threads() -> int:
     return os.cpu_count() or 1
 
 
+def apply_thread_cap() -> None:
+    """Size TensorFlow's thread pools to `cpu_threads()` when a cap is set (Ray workers).
+
+    Must run before TensorFlow executes anything in the process; a reused worker
+    whose runtime is already up keeps the pools it was given, which had the same
+    cap (Ray keeps workers of different environments apart).
+    """
+    if not os.environ.get("TF_NUM_INTRAOP_THREADS"):
+        return
+    import tensorflow as tf
+
+    threads = cpu_threads()
+    with contextlib.suppress(RuntimeError):
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def gpu_count() -> int:
     import tensorflow as tf
 
     return len(tf.config.list_physical_devices("GPU"))
 
 
-def input_settings(inference_batch: int = CPU_INFERENCE_BATCH) -> InputSettings:
-    """Settings for the devices this process sees; `inference_batch` is the configured one."""
-    gpus = gpu_count()
+def input_settings(
+    inference_batch: int = CPU_INFERENCE_BATCH, gpus: int | None = None
+) -> InputSettings:
+    """Settings for the devices this process sees (or `gpus` per worker, on Ray);
+    `inference_batch` is the configured one."""
+    gpus = gpu_count() if gpus is None else gpus
     if gpus == 0:
         return InputSettings("cpu", 0, cpu_threads(), False, 2, inference_batch)
     batch = GPU_INFERENCE_BATCH if inference_batch == CPU_INFERENCE_BATCH else inference_batch
@@ -98,6 +120,29 @@ def training_strategy(devices: list[str] | None = None):
 def strategy_scope(strategy):
     """`strategy.scope()`, or nothing for the default strategy."""
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def replicas(model) -> int:
+    """How many replicas `model` runs on (several when built under MirroredStrategy)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return int(strategy.num_replicas_in_sync) if strategy is not None else 1
+
+
+def predict_on_batch(model, x: np.ndarray):
+    """`model.predict_on_batch(x)`, right for a model of several replicas too.
+
+    Under MirroredStrategy, TensorFlow 2.21 returns a batch that does not split
+    evenly over the replicas with rows repeated; such a batch is padded with zeros
+    to a multiple of the replicas and the padding cut off the outputs.
+    """
+    n, count = len(x), replicas(model)
+    if count == 1 or n % count == 0:
+        return model.predict_on_batch(x)
+    padding = np.zeros((count - n % count, *x.shape[1:]), dtype=x.dtype)
+    outputs = model.predict_on_batch(np.concatenate([np.asarray(x), padding]))
+    if isinstance(outputs, (list, tuple)):
+        return [np.asarray(o)[:n] for o in outputs]
+    return np.asarray(outputs)[:n]
 
 
 def strategy_record(strategy) -> dict | None:

@@ -24,6 +24,12 @@ def _cpuinfo() -> tuple[str, list[str]]:
     return model, flags
 
 
+def cpu_description() -> dict:
+    """The CPU model, its flags of note, and the core count: beside any time we report."""
+    cpu, flags = _cpuinfo()
+    return {"cpu": cpu, "cpu_flags": flags, "cpu_count": os.cpu_count()}
+
+
 def environment() -> dict:
     import keras
     import tensorflow as tf
@@ -40,7 +46,12 @@ def environment() -> dict:
     }
 
 
+CODE_VERSION_ENV = "PETCOMPARE_CODE_VERSION"  # the driver's commit, for Ray workers
+
+
 def git_commit() -> str | None:
+    if os.environ.get(CODE_VERSION_ENV):
+        return os.environ[CODE_VERSION_ENV]
     head = Path(__file__).resolve().parent.parent / ".git" / "HEAD"
     try:
         ref = head.read_text().strip()

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline import artifacts, metrics
 from pipeline.dataset import Sample, image_dataset
+from pipeline.devices import predict_on_batch
 from pipeline.images import ImageError, load_rgb
 
 THUMB_SIZE = 192
@@ -54,7 +55,7 @@ def score_batches(model: keras.Model, batches) -> tuple[np.ndarray, np.ndarray]:
     scorer = model if dense is None else keras.Model(model.inputs, [model.output, features])
     probabilities, logits = [], []
     for batch in batches:
-        outputs = scorer.predict_on_batch(batch)
+        outputs = predict_on_batch(scorer, np.asarray(batch))
         if dense is None:
             p = np.asarray(outputs).reshape(-1)
             clipped = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)

@@ -19,7 +19,7 @@ import numpy as np
 from pipeline import faults
 from pipeline.cache import RowView, ShardStore, gather
 from pipeline.dataset import Sample, image_dataset
-from pipeline.devices import dataset_options, prefetch_depth
+from pipeline.devices import dataset_options, predict_on_batch, prefetch_depth
 from pipeline.images import loader_identity
 
 # Bump when the extraction itself changes (what is cut, how views are made).
@@ -117,7 +117,7 @@ def _extract_missing(
     ds = image_dataset(root, todo, (input_size, input_size), batch_size, mirror=mirror)
     row = 0
     for images, _ in ds:
-        outputs = ext.predict_on_batch(images)
+        outputs = predict_on_batch(ext, np.asarray(images))
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         outputs = dict(zip(stores, outputs, strict=True))
         keys = [s.sha256 for s in todo[row : row + len(images)]]

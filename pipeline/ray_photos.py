@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,12 +30,14 @@ PHOTOS_PER_BATCH = 64
 GRADCAM_PER_BATCH = 8
 
 
-def _pool(cluster: Cluster) -> tuple[int, dict]:
-    """How many actors at most, and what each asks for: one GPU each when there are
-    GPUs, else one CPU each."""
-    if cluster.gpus:
-        return cluster.gpus, remote_args(1, gpus=1)
-    return max(1, cluster.cpus), remote_args(1)
+def _pool(cluster: Cluster, workers: int | None, model: bool) -> tuple[int, dict]:
+    """How many actors at most (`workers` caps it), and what each asks for: one GPU each
+    when a model runs in it and there are GPUs, else one CPU each."""
+    if model and cluster.gpus:
+        most, args = cluster.gpus, remote_args(1, gpus=1)
+    else:
+        most, args = cluster.cpus, remote_args(1)
+    return max(1, min(most, workers or most)), args
 
 
 def _map_photos(
@@ -44,13 +47,16 @@ def _map_photos(
     kwargs: dict,
     per_batch: int,
     progress: Callable[[int], None] | None,
+    workers: int | None = None,
 ) -> Iterator[dict]:
     """Run `actor` over `rows` on the cluster; yields its output batches as they finish."""
     import ray.data
 
+    from pipeline.errors import PipelineError
+
     if not rows:
         return
-    most, args = _pool(cluster)
+    most, args = _pool(cluster, workers, model=actor is not PixelWriter)
     blocks = max(1, math.ceil(len(rows) / per_batch))
     ds = ray.data.from_items(rows, override_num_blocks=min(blocks, 200))
     ds = ds.map_batches(
@@ -61,10 +67,24 @@ def _map_photos(
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(most, blocks)),
         **args,
     )
-    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-        if progress is not None:
-            progress(len(batch["done"]))
-        yield batch
+    try:
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            if progress is not None:
+                progress(len(batch["done"]))
+            yield batch
+    except ray.exceptions.RayError as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+        raise PipelineError(
+            f"{actor.__name__} on the Ray cluster failed: {first}. Photos finished so far "
+            "are cached; run the same command again to resume"
+        ) from None
+
+
+def _done(n: int, start: float) -> dict:
+    """An actor's answer for a batch of `n` photos: one row each, with its share of the
+    batch's compute seconds (what `bench-ray` sums into a per-worker rate)."""
+    seconds = (time.perf_counter() - start) / max(n, 1)
+    return {"done": np.ones(n, np.int8), "seconds": np.full(n, seconds)}
 
 
 def _located(root: str, path: str) -> str:
@@ -81,6 +101,15 @@ def _rows(root: str, samples: list[Sample], missing: set[str]) -> list[dict]:
     return list(rows.values())
 
 
+def _count(batches, busy: list[float] | None) -> int:
+    done = 0
+    for batch in batches:
+        done += len(batch["done"])
+        if busy is not None:
+            busy.append(float(batch["seconds"].sum()))
+    return done
+
+
 # --- decoded pixels (the small CNNs' cache) -----------------------------------------
 
 
@@ -88,19 +117,22 @@ class PixelWriter:
     """Decodes photos with the shared loader into the pixel cache."""
 
     def __init__(self, cache_root: str, input_size: int):
+        from pipeline.devices import apply_thread_cap
         from pipeline.features import pixel_store
 
+        apply_thread_cap()
         self.store = pixel_store(Path(cache_root), input_size)
         self.size = (input_size, input_size)
 
     def __call__(self, batch: dict) -> dict:
         from pipeline.images import load_model_input
 
+        start = time.perf_counter()
         images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
         writer = self.store.writer()
         writer.add([str(k) for k in batch["sha256"]], image=images)
         writer.flush()
-        return {"done": np.ones(len(images), np.int8)}
+        return _done(len(images), start)
 
 
 def fill_pixels(
@@ -110,17 +142,19 @@ def fill_pixels(
     samples: list[Sample],
     input_size: int,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    busy: list[float] | None = None,
 ) -> int:
-    """Decode into the pixel cache every photo it lacks; returns how many were decoded."""
+    """Decode into the pixel cache every photo it lacks; returns how many were decoded.
+
+    `busy`, when given, receives each batch's compute seconds on its worker."""
     from pipeline.features import pixel_store
 
     store = pixel_store(cache_root, input_size)
     rows = _rows(root, samples, set(store.missing(s.sha256 for s in samples)))
     kwargs = {"cache_root": os.path.abspath(cache_root), "input_size": input_size}
-    return sum(
-        len(b["done"])
-        for b in _map_photos(cluster, rows, PixelWriter, kwargs, PHOTOS_PER_BATCH, progress)
-    )
+    batches = _map_photos(cluster, rows, PixelWriter, kwargs, PHOTOS_PER_BATCH, progress, workers)
+    return _count(batches, busy)
 
 
 # --- MobileNetV2 pooled features and cut activations --------------------------------
@@ -138,8 +172,9 @@ class FeatureWriter:
         view: str,
         batch: int,
     ):
-        from pipeline import features, models, train
+        from pipeline import devices, features, models, train
 
+        devices.apply_thread_cap()
         model = models.build_mobilenetv2(input_size, weights)
         cut = train.cut_layer_name(model, finetune_layers) if finetune_layers else None
         self.ext = features.extractor(model, cut)
@@ -152,13 +187,14 @@ class FeatureWriter:
     def __call__(self, batch: dict) -> dict:
         from pipeline.images import load_model_input
 
+        start = time.perf_counter()
         images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
         if self.mirror:
             images = images[:, :, ::-1, :]
         images = images.astype(np.float32)
         outputs: dict[str, list] = {name: [] for name in self.stores}
-        for start in range(0, len(images), self.batch):
-            out = self.ext.predict_on_batch(images[start : start + self.batch])
+        for first in range(0, len(images), self.batch):
+            out = self.ext.predict_on_batch(images[first : first + self.batch])
             out = out if isinstance(out, (list, tuple)) else [out]
             for name, value in zip(self.stores, out, strict=True):
                 outputs[name].append(np.asarray(value))
@@ -167,7 +203,7 @@ class FeatureWriter:
             writer = store.writer()
             writer.add(keys, **{name: np.concatenate(outputs[name])})
             writer.flush()
-        return {"done": np.ones(len(images), np.int8)}
+        return _done(len(images), start)
 
 
 def fill_features(
@@ -180,9 +216,12 @@ def fill_features(
     finetune_layers: int | None,
     inference_batch: int,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    busy: list[float] | None = None,
 ) -> int:
     """Extract every (samples, view) of `jobs` the feature stores lack; returns how many
-    photo passes were computed. `finetune_layers` also caches the cut activations."""
+    photo passes were computed. `finetune_layers` also caches the cut activations;
+    `busy` receives each batch's compute seconds on its worker."""
     import keras
 
     from pipeline import features, models, train
@@ -204,8 +243,10 @@ def fill_features(
             "view": view,
             "batch": inference_batch,
         }
-        for batch in _map_photos(cluster, rows, FeatureWriter, kwargs, PHOTOS_PER_BATCH, progress):
-            done += len(batch["done"])
+        batches = _map_photos(
+            cluster, rows, FeatureWriter, kwargs, PHOTOS_PER_BATCH, progress, workers
+        )
+        done += _count(batches, busy)
     return done
 
 
@@ -218,6 +259,9 @@ class Scorer:
     def __init__(self, model_path: str, batch: int):
         import keras
 
+        from pipeline.devices import apply_thread_cap
+
+        apply_thread_cap()
         self.model = keras.models.load_model(model_path, safe_mode=True)
         self.size = tuple(self.model.input_shape[1:3])
         self.batch = batch
@@ -261,6 +305,9 @@ class Explainer:
     def __init__(self, model_path: str):
         import keras
 
+        from pipeline.devices import apply_thread_cap
+
+        apply_thread_cap()
         self.model = keras.models.load_model(model_path, safe_mode=True)
         self.size = tuple(self.model.input_shape[1:3])
 

@@ -17,6 +17,7 @@ The driver alone holds the writer lock and writes the manifest.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,8 +33,9 @@ Recorder = Callable[[str, dict, list[str]], None]
 
 def _train_task(name: str, config: RunConfig, dataset: Dataset, weights, run_dir: str, record):
     """Runs on a worker: train, save, score and publish one model (as in-process)."""
-    from pipeline import study
+    from pipeline import devices, study
 
+    devices.apply_thread_cap()
     return study.train_one(name, config, dataset, weights, Path(run_dir), record, Console())
 
 
@@ -95,20 +97,59 @@ def train_models(
     on_trained: Recorder,
 ) -> None:
     """Train the models `todo` (registry names, planned order) on the cluster; each result
-    goes to `on_trained(name, model record, caches)` as soon as it arrives."""
+    goes to `on_trained(name, model record, caches)` as it arrives once the photo work
+    has been done (models finished during the extraction are recorded right after it).
+
+    When anything fails, every model that has finished is recorded first, so a rerun
+    keeps it; a failure of Ray itself becomes a plain PipelineError.
+    """
     import ray
 
-    cache_root = Path(config.out_dir) / artifacts.CACHE
     pending: dict = {}
+    waiting = [m for m in todo if spec(m).needs in todo]
 
     def submit(name: str) -> None:
         log(f"{name}: training on the cluster")
         pending[_submit(cluster, name, config, dataset, weights, run_dir, record)] = name
 
-    def ready(name: str) -> bool:
-        needs = spec(name).needs
-        return needs is None or needs not in todo
+    def take(ref) -> None:
+        name = pending.pop(ref)
+        on_trained(name, *ray.get(ref))
+        for follower in [m for m in waiting if spec(m).needs == name]:
+            waiting.remove(follower)
+            submit(follower)
 
+    try:
+        _photo_work_and_submit(
+            cluster, config, dataset, weights, record, todo, waiting, log, submit
+        )
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            take(done[0])
+    except BaseException as err:
+        _record_finished(pending, take)
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if isinstance(err, ray.exceptions.RayError):
+            raise unwrap(err) from None
+        raise
+
+
+def _record_finished(pending: dict, take) -> None:
+    """Record every task that has finished well, so nothing trained is lost."""
+    import ray
+
+    if not pending:
+        return
+    ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+    for ref in ready:
+        with contextlib.suppress(ray.exceptions.RayError):
+            take(ref)
+
+
+def _photo_work_and_submit(cluster, config, dataset, weights, record, todo, waiting, log, submit):
+    """Fill the caches on the cluster and submit each model once its inputs are there."""
+    cache_root = Path(config.out_dir) / artifacts.CACHE
     cnns = [m for m in todo if spec(m).trainer == "cnn"]
     if cnns:
         _prefill_pixels(cluster, config, dataset, cache_root, log)
@@ -120,20 +161,5 @@ def train_models(
         with_cut = not hub and any(spec(m).needs == frozen[0] for m in record["planned_models"])
         _prefill_features(cluster, config, dataset, weights, with_cut, cache_root, log)
     for name in todo:
-        if name not in cnns and ready(name):
+        if name not in cnns and name not in waiting:
             submit(name)
-    waiting = [m for m in todo if not ready(m)]
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        name = pending.pop(done[0])
-        try:
-            model_record, caches = ray.get(done[0])
-        except ray.exceptions.RayTaskError as err:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            raise unwrap(err) from None
-        on_trained(name, model_record, caches)
-        todo = [m for m in todo if m != name]
-        for follower in [m for m in waiting if ready(m)]:
-            waiting.remove(follower)
-            submit(follower)

@@ -108,23 +108,38 @@ def analyze_run(
     log: Console | None = None,
     wait: bool = True,
     cluster=None,
+    robustness: bool = False,
 ) -> dict:
     """Store the run's comparison analysis, and Grad-CAM maps when its photos are at hand
-    (computed on a Ray `cluster` when given)."""
+    (computed on a Ray `cluster` when given); `robustness` adds accuracy under corruptions."""
     log = log or Console()
     with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "analyze", wait):
-        return analyze_unlocked(run, data_dir, log, cluster)
+        return analyze_unlocked(run, data_dir, log, cluster, robustness)
 
 
-def analyze_unlocked(run: artifacts.Run, data_dir: str | None, log: Console, cluster=None) -> dict:
-    """`analyze_run` for a caller that already holds the writer lock."""
+def analyze_unlocked(
+    run: artifacts.Run,
+    data_dir: str | None,
+    log: Console,
+    cluster=None,
+    robustness: bool = False,
+) -> dict:
+    """`analyze_run` for a caller that already holds the writer lock.
+
+    Always: significance, calibration, curves, suspects, and each model's latency
+    timed with repeats. With the photos at hand: Grad-CAM maps, and with
+    `robustness`, accuracy under corruptions (`pipeline.robustness`).
+    """
     import keras
 
-    from pipeline import analysis
+    from pipeline import analysis, latency
 
-    if not run.model_names():
+    names = run.model_names()
+    if not names:
         raise PipelineError(f"run {run.run_id} has no trained model to analyse")
-    result = analysis.analyze(run)
+    loaded = {n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in names}
+    timings = latency.measure(loaded, progress=log.counter("latency: rounds", latency.ROUNDS))
+    result = analysis.analyze(run, timings)
     for row in result["mcnemar"]:
         log("  " + row["verdict"])
     log(
@@ -133,17 +148,52 @@ def analyze_unlocked(run: artifacts.Run, data_dir: str | None, log: Console, clu
     )
     root = data_dir or run.manifest["dataset"]["root"]
     if Path(root).is_dir():
-        names = run.model_names()
-        loaded = None
-        if cluster is None:
-            loaded = {n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in names}
         progress = log.counter("Grad-CAM: models done", len(names))
         count = analysis.explain_photos(
-            run, root, analysis.photos_to_explain(run), loaded, progress, cluster
-        )
+            run, root, analysis.photos_to_explain(run), None if cluster else loaded, progress,
+            cluster,
+        )  # fmt: skip
         log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
+        if robustness:
+            _robustness(run, root, loaded, log)
     else:
         log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")
+    _say_resize_gaps(run, log)
     if run.manifest.get("schema_version", 1) >= 2:
         record_files(run)
     return result
+
+
+def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
+    from pipeline.robustness import DEFAULT_PHOTOS, conditions
+    from pipeline.robustness_eval import evaluate_robustness
+
+    config = run.manifest.get("config", {})
+    n = int(config.get("robustness_photos") or DEFAULT_PHOTOS)  # asked for: never none
+    log(f"Robustness: {len(loaded)} model(s) x {len(conditions())} conditions on {n} photos")
+    try:
+        result = evaluate_robustness(
+            run,
+            root,
+            loaded,
+            n,
+            int(config.get("inference_batch_size", 16)),
+            log.counter("robustness: models done", len(loaded)),
+        )
+    except ValueError as err:
+        raise PipelineError(f"robustness analysis: {err}") from None
+    log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.ROBUSTNESS}")
+
+
+def _say_resize_gaps(run: artifacts.Run, log: Console) -> None:
+    from pipeline.robustness_eval import resize_gaps
+
+    found = run.robustness()
+    if not found:
+        return
+    for name, gap in resize_gaps(found).items():
+        log(
+            f"  {name}: {gap['points']:+.1f} points with the loader's resize against "
+            f"TensorFlow's default (bilinear, no antialias); {gap['changed']} of "
+            f"{gap['photos']} answers differ"
+        )

@@ -9,7 +9,6 @@ epoch of the model in training; otherwise a new run starts and says why.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -104,14 +103,10 @@ def train_study_unlocked(
 ) -> artifacts.Run:
     """`train_study` for a caller that already holds the writer lock (a sweep on Ray)."""
     if cluster is not None:  # workers on other nodes do not share this directory
-        config = config.replace(
-            data_dir=os.path.abspath(config.data_dir), out_dir=os.path.abspath(config.out_dir)
-        )
+        config = config.absolute()
     out_dir = Path(config.out_dir)
-    settings = devices.input_settings(config.inference_batch_size)
-    if settings.inference_batch != config.inference_batch_size:
-        log(f"{settings.gpus} GPU(s): inference batch {settings.inference_batch}")
-        config = config.replace(inference_batch_size=settings.inference_batch)
+    gpus = cluster.node_gpus if cluster is not None else None  # the workers', on Ray
+    settings = devices.input_settings(config.inference_batch_size, gpus)
     dataset = _load_data(config, out_dir, log)
     planned = plan_models(config)
     weights, notes = _prepare_weights(config, planned, log)
@@ -136,6 +131,11 @@ def train_study_unlocked(
         log(f"Run {resumed.run_id} is already complete; its publish was cut short, finishing it")
         artifacts.point_latest(out_dir, resumed.path)
         return artifacts.read_run(resumed.path)
+    if settings.inference_batch != config.inference_batch_size:
+        # After the identity: the batch changes float noise, not the models, so a run
+        # started on a GPU host resumes on a CPU host and the other way round.
+        log(f"{settings.gpus} GPU(s): inference batch {settings.inference_batch}")
+        config = config.replace(inference_batch_size=settings.inference_batch)
 
     # The run folder is made only once the data and weights are known to be usable.
     run_dir = resumed.path if resumed else new_run_dir(out_dir, config, identity["key"])
@@ -199,7 +199,7 @@ def train_study_unlocked(
         )
 
     # The analysis also records every file's sha256 in `record`.
-    analyze_unlocked(run, dataset.root, log, cluster)
+    analyze_unlocked(run, dataset.root, log, cluster, robustness=config.robustness_photos > 0)
     record["status"] = "complete"
     record["completed"] = manifest.now()
     artifacts.write_json(run_dir / artifacts.MANIFEST, record)

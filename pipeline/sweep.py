@@ -129,8 +129,10 @@ def _run_here(todo, total: int, log: Console, finished, wait: bool) -> None:
 
 def _sweep_task(config: RunConfig) -> str:
     """Runs on a Ray worker: one run of the sweep, in-process there."""
+    from pipeline.devices import apply_thread_cap
     from pipeline.study import train_study_unlocked
 
+    apply_thread_cap()
     return train_study_unlocked(config, Console()).run_id
 
 
@@ -145,18 +147,21 @@ def _run_on_ray(cluster: Cluster, todo, total: int, log: Console, finished) -> N
         log(f"sweep run {number}/{total}: {values} (on the cluster)")
         options = remote_args(cluster.node_cpus, cluster.node_gpus)
         ref = task.options(name=f"sweep run {number}", max_retries=TASK_RETRIES, **options)
-        pending[ref.remote(config)] = (number, values)
+        pending[ref.remote(config.absolute())] = (number, values)
+    failed = None
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         number, values = pending.pop(ready[0])
         try:
             run_id = ray.get(ready[0])
-        except ray.exceptions.RayTaskError as err:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            raise unwrap(err) from None
+        except ray.exceptions.RayError as err:
+            failed = failed or unwrap(err)  # the other runs go on; each is kept when done
+            log(f"sweep run {number}/{total}: {values} failed: {unwrap(err)}")
+            continue
         log(f"sweep run {number}/{total}: {values} done, run {run_id}")
         finished(values, run_id)
+    if failed is not None:
+        raise failed
 
 
 def _key(values: dict) -> str:

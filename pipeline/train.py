@@ -130,9 +130,20 @@ def _fit_on_images(
     outputs: checkpoint.EpochOutputs | None = None,
 ) -> tuple[list[dict], int]:
     """Compile and fit on augmented photos, validating on the plain validation photos."""
+    import tensorflow as tf
+
     compile_model(model, learning_rate)
     size = model.input_shape[1]
     train, val = train_val_data(config, dataset, size, augment=True)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:  # see features.array_dataset: TensorFlow 2.21 needs even splits
+        if config.batch_size % replicas:
+            raise PipelineError(
+                f"--batch-size {config.batch_size} does not split over {replicas} devices"
+            )
+        train, val = (
+            ds.unbatch().batch(config.batch_size, drop_remainder=True) for ds in (train, val)
+        )
     return _fit(model, train, val, epochs, phase, first_epoch, outputs)
 
 

@@ -12,16 +12,34 @@ result = data.require_analysis(run)
 rows = result["efficiency"]
 
 st.plotly_chart(charts.efficiency_frontier(rows), width="stretch", key="frontier")
-st.caption(
-    "Latency: one image through one model after warm-up, on the machine that ran the "
-    "pipeline. Marker area: size of the saved model. Dotted: the frontier — models no other "
-    "model beats on both accuracy and latency."
-)
+timed = result.get("latency")
+if timed:
+    machine = timed["machine"]
+    calls = min(t["calls"] for t in timed["per_model"].values())
+    st.caption(
+        f"Latency: one image through one model, {calls} calls per model in interleaved rounds "
+        f"after warm-up, on {machine['cpu']} ({machine['cpu_count']} cores; "
+        f"{' '.join(machine['cpu_flags']) or 'no flags of note'}). Bars: interquartile range. "
+        "Marker area: size of the saved model. Dotted: the frontier. A model is off it only "
+        "when another is at least as accurate, not measurably slower, and more accurate or "
+        "measurably faster (interquartile ranges apart): a gap inside the noise decides nothing."
+    )
+else:
+    st.caption(
+        "Latency: one image through one model, timed once at the end of training (this run "
+        "was analysed before latencies were repeated: `python -m pipeline analyze RUN` times "
+        "them again with their noise). Marker area: size of the saved model. Dotted: the "
+        "frontier — models no other model beats on both accuracy and latency."
+    )
 table = pd.DataFrame(
     {
         "model": [label(r["name"]) for r in rows],
         "accuracy": [r["accuracy"] for r in rows],
         "latency (ms)": [r["latency_ms"] for r in rows],
+        "interquartile range (ms)": [
+            f"{r['latency_q1_ms']:.1f} – {r['latency_q3_ms']:.1f}" if "latency_q1_ms" in r else "–"
+            for r in rows
+        ],
         "size (MB)": [r["size_mb"] for r in rows],
         "params": [r["params"] for r in rows],
         "on frontier": [r.get("on_frontier", False) for r in rows],

@@ -9,6 +9,21 @@ from pipeline import artifacts
 from pipeline.registry import spec
 from pipeline.stats import wilson_interval
 
+
+def _where(manifest: dict) -> str:
+    """This process, or the Ray cluster the run's models trained on; and the input settings."""
+    cluster = manifest.get("cluster")
+    where = "one process"
+    if cluster:
+        gpus = f", {cluster['gpus']} GPU(s)" if cluster.get("gpus") else ""
+        where = f"Ray, {cluster['nodes']} node(s), {cluster['cpus']} CPU(s){gpus}"
+    pipeline = manifest.get("input_pipeline")
+    if pipeline:
+        where += f"; input pipeline for {pipeline['device']}, inference batch "
+        where += str(pipeline["inference_batch"])
+    return where
+
+
 st.title("Overview")
 run = data.require_run()
 manifest = run.manifest
@@ -118,6 +133,7 @@ details = {
     "weights sha256": weights.get("sha256", "–"),
     "versions": f"Python {env['python']}, TensorFlow {env['tensorflow']}, Keras {env['keras']}",
     "machine": f"{env['cpu']} ({env['cpu_count']} cores)",
+    "trained on": _where(manifest),
 }
 st.table(pd.DataFrame(details.items(), columns=["", "value"]).set_index(""))
 if weights.get("kind") == "file":

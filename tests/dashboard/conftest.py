@@ -22,6 +22,7 @@ PAGES = {
     "thresholds": "views/thresholds.py",
     "calibration": "views/calibration.py",
     "efficiency": "views/efficiency.py",
+    "robustness": "views/robustness.py",
     "suspects": "views/suspects.py",
     "compare": "views/compare.py",
     "sweeps": "views/sweeps.py",

@@ -26,6 +26,7 @@ PAGES = [
     ("thresholds", "thresholds", "Thresholds and ranking", PLOT),
     ("calibration", "calibration", "Calibration", PLOT),
     ("efficiency", "efficiency", "Efficiency frontier", PLOT),
+    ("robustness", "robustness", "How robust is each model?", PLOT),
     ("suspects", "suspects", "Suspect labels", "[data-testid='stAlert'], [data-testid='stImage']"),
 ]
 

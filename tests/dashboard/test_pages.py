@@ -48,6 +48,8 @@ def test_overview_leaderboard_lists_all_four_with_reference(real_artifacts, monk
     assert board.reference.tolist() == [0.7977, 0.8617, 0.9848, 0.9854]
     assert (board["latency (ms, 1 image)"] > 0).all()
     assert "b5c304ec" in at.table[0].value.to_string()
+    record = at.table[0].value["value"]
+    assert record["trained on"] == "one process; input pipeline for cpu, inference batch 16"
 
 
 def test_overview_says_the_run_is_verified_or_what_failed(
@@ -394,3 +396,37 @@ def test_compare_runs_page_shows_what_b_fixed_and_what_differs(real_run, tmp_pat
 def test_compare_runs_page_explains_what_it_needs(real_artifacts, monkeypatch):
     at = open_app(real_artifacts, monkeypatch, "compare")
     assert not at.exception and "needs two complete runs" in _text(at)
+
+
+def test_robustness_page_shows_every_model_under_every_corruption(real_artifacts, monkeypatch):
+    from pipeline import robustness
+
+    at = open_app(real_artifacts, monkeypatch, "robustness")
+    assert not at.exception, at.exception
+    table = _frames(at, "condition")[0]
+    assert list(table.columns[1:]) == [
+        "CNN-3",
+        "CNN-4",
+        "MobileNetV2 frozen",
+        "MobileNetV2 fine-tuned",
+    ]
+    assert len(table) == len(robustness.conditions())
+    gaps = _frames(at, "gap (points)")[0]
+    assert len(gaps) == 4
+    at.selectbox(key="robustness_corruption").select("Gaussian blur").run()
+    assert not at.exception
+    at.selectbox(key="flip_corruption").select("JPEG compression").run()
+    assert not at.exception
+
+
+def test_robustness_page_says_how_to_make_it_when_missing(real_run, tmp_path, monkeypatch):
+    import shutil
+
+    from pipeline import artifacts
+
+    target = tmp_path / artifacts.RUNS / real_run.path.name
+    shutil.copytree(real_run.path, target)
+    (target / artifacts.ROBUSTNESS).unlink()
+    at = open_app(tmp_path, monkeypatch, "robustness")
+    assert not at.exception
+    assert "--robustness" in "\n".join(c.value for c in at.code)

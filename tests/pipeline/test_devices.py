@@ -62,7 +62,12 @@ with devices.strategy_scope(strategy):
 trained.model.save(root / "mirrored.keras")  # what the study scores (see study.train_one)
 import keras
 saved = keras.models.load_model(root / "mirrored.keras")
-p = saved.predict_on_batch(np.zeros((3, 32, 32, 3), np.float32)).reshape(-1)
+x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+p = saved.predict_on_batch(x).reshape(-1)
+# The trained model itself, through the padding helper: 3 rows, not 3 repeated.
+direct = np.asarray(devices.predict_on_batch(trained.model, x)).reshape(-1)
+assert devices.replicas(trained.model) == 2 and devices.replicas(saved) == 1
+assert np.abs(direct - p).max() < 1e-5, (direct, p)
 print(json.dumps({"loss": [row["loss"] for row in trained.history],
                   "record": devices.strategy_record(strategy), "p": p.tolist()}))
 """
@@ -87,3 +92,23 @@ def test_one_model_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     first, last = result["loss"]
     assert last < first
     assert all(0.0 <= p <= 1.0 for p in result["p"]) and len(result["p"]) == 3
+
+
+def test_the_thread_cap_sizes_tensorflows_pools(tmp_path):
+    script = (
+        "import tensorflow as tf\n"
+        "from pipeline.devices import apply_thread_cap\n"
+        "apply_thread_cap()\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+        " tf.config.threading.get_inter_op_parallelism_threads())\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    for cap, expected in (("1", "1 1"), ("", "0 0")):  # 0: TensorFlow's own default
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env=env | {"TF_NUM_INTRAOP_THREADS": cap},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.stdout.strip().splitlines()[-1] == expected, done.stderr[-2000:]

@@ -3,6 +3,7 @@ two-node cluster on 127.0.0.1 (see tests/raycluster.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -34,9 +35,27 @@ def _argv(shared_data, shared_weights, out: Path, *extra: str) -> list[str]:
 
 
 def _start(argv: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    """The driver in a session of its own, so that `_stop` can end it and its Ray."""
     env = dict(env or os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
     with log.open("w") as sink:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+@contextlib.contextmanager
+def _driver(argv: list[str], log: Path, env: dict | None = None):
+    """A running driver; whatever happens, it and the local Ray it started are stopped."""
+    proc = _start(argv, log, env)
+    try:
+        yield proc
+    finally:
+        stop_session(proc.pid, grace_s=5)
 
 
 def _wait(condition, proc: subprocess.Popen, log: Path, timeout: float = 400):
@@ -67,18 +86,17 @@ def test_workers_killed_in_training_and_extraction_are_retried(
 ):
     out, log = tmp_path / "art", tmp_path / "train.log"
     argv = _argv(shared_data, shared_weights, out, "--max-per-class", "150", "--cnn-epochs", "30")
-    driver = _start([*argv, "--models", "cnn3", "mobilenetv2_frozen", "--ray", "auto"], log)
-
-    # 1. the worker training cnn3, once an epoch is checkpointed
-    _wait(lambda: _epochs_done(out, "cnn3") >= 1, driver, log)
-    trainer = _wait(lambda: find_below(driver.pid, "train cnn3"), driver, log)
-    os.kill(trainer[0], signal.SIGKILL)
-    # 2. an actor extracting MobileNetV2 features, once it has written a shard
-    _wait(lambda: _shards(out, "pooled"), driver, log)
-    actor = _wait(lambda: find_below(driver.pid, "MapBatches(FeatureWriter)"), driver, log)
-    os.kill(actor[0], signal.SIGKILL)
-
-    assert driver.wait(timeout=600) == 0, log.read_text()[-3000:]
+    models = ["--models", "cnn3", "mobilenetv2_frozen", "--ray", "auto"]
+    with _driver([*argv, *models], log) as driver:
+        # 1. the worker training cnn3, once an epoch is checkpointed
+        _wait(lambda: _epochs_done(out, "cnn3") >= 1, driver, log)
+        trainer = _wait(lambda: find_below(driver.pid, "train cnn3"), driver, log)
+        os.kill(trainer[0], signal.SIGKILL)
+        # 2. an actor extracting MobileNetV2 features, once it has written a shard
+        _wait(lambda: _shards(out, "pooled"), driver, log)
+        actor = _wait(lambda: find_below(driver.pid, "MapBatches(FeatureWriter)"), driver, log)
+        os.kill(actor[0], signal.SIGKILL)
+        assert driver.wait(timeout=600) == 0, log.read_text()[-3000:]
     text = log.read_text()
     assert "cnn3: resumed after epoch" in text and "Traceback" not in text
     run = artifacts.latest_run(out)
@@ -100,12 +118,12 @@ def test_a_two_node_cluster_survives_losing_a_node_and_the_rerun_uses_the_caches
     argv += ["--models", "cnn3", "mobilenetv2_frozen"]
     with two_node_cluster() as cluster:
         first_log = tmp_path / "first.log"
-        driver = _start([*argv, "--ray", cluster.address], first_log, cluster.env)
-        _wait(lambda: "Ray: Ray at" in first_log.read_text(), driver, first_log)
-        assert "2 node(s), 2 CPU(s)" in first_log.read_text()
-        _wait(lambda: _shards(out, "pooled"), driver, first_log)
-        stop_session(cluster.worker.session, grace_s=0)  # the second node is lost
-        assert driver.wait(timeout=900) == 0, first_log.read_text()[-3000:]
+        with _driver([*argv, "--ray", cluster.address], first_log, cluster.env) as driver:
+            _wait(lambda: "Ray: Ray at" in first_log.read_text(), driver, first_log)
+            assert "2 node(s), 2 CPU(s)" in first_log.read_text()
+            _wait(lambda: _shards(out, "pooled"), driver, first_log)
+            stop_session(cluster.worker.session, grace_s=0)  # the second node is lost
+            assert driver.wait(timeout=900) == 0, first_log.read_text()[-3000:]
         run = artifacts.latest_run(out)
         assert run.manifest["cluster"]["nodes"] == 2
         assert verify_run(run) == []

@@ -10,12 +10,13 @@ probabilities move by ~1e-7 after two epochs, more with more epochs.
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
 
 from pipeline import analysis, artifacts, ray_photos
-from pipeline.cluster import connect
+from pipeline.cluster import connect, remote_args
 from pipeline.config import make_config
 from pipeline.console import Console
 from pipeline.dataset import load_dataset
@@ -119,3 +120,22 @@ def test_a_sweep_on_ray_runs_its_points_as_tasks(cluster, shared_data, shared_we
         run = artifacts.read_run(tmp_path / "art" / artifacts.RUNS / entry["run_id"])
         assert run.complete and verify_run(run) == []
         assert len(run.history("cnn3")) == entry["values"]["cnn_epochs"]
+
+
+def _threads_here() -> tuple[str, int]:
+    import tensorflow as tf
+
+    from pipeline.devices import apply_thread_cap
+
+    apply_thread_cap()
+    return os.environ[
+        "TF_NUM_INTRAOP_THREADS"
+    ], tf.config.threading.get_intra_op_parallelism_threads()
+
+
+def test_a_worker_runs_tensorflow_on_its_cpu_share_only(cluster):
+    import ray
+
+    probe = ray.remote(_threads_here)
+    assert ray.get(probe.options(**remote_args(1)).remote()) == ("1", 1)
+    assert ray.get(probe.options(**remote_args(2)).remote()) == ("2", 2)
