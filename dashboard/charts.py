@@ -15,25 +15,36 @@ def color(name: str) -> str:
     return spec(name).color
 
 
-def _add_curves(fig, name: str, frame: pd.DataFrame, metric: str, row=None, col=None) -> None:
-    line_color = color(name)
+def _add_curves(
+    fig,
+    frame: pd.DataFrame,
+    metric: str,
+    title: str,
+    line_color: str,
+    group: str,
+    val_suffix: str = "validation",
+    row=None,
+    col=None,
+) -> None:
+    """Train (dotted) and validation (solid) curves of one model in one run."""
     where = {"row": row, "col": col} if row else {}
-    for column, dash, suffix in (
-        (metric, "dot", "train"),
-        (f"val_{metric}", "solid", "validation"),
-    ):
+    for column, dash, suffix in ((metric, "dot", "train"), (f"val_{metric}", "solid", val_suffix)):
         fig.add_trace(
             go.Scatter(
                 x=frame.epoch,
                 y=frame[column],
                 mode="lines+markers",
-                name=f"{label(name)} {suffix}",
+                name=f"{title} {suffix}",
                 line={"color": line_color, "dash": dash},
-                legendgroup=name,
-                hovertemplate=f"{label(name)} {suffix}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}",
+                legendgroup=group,
+                hovertemplate=f"{title} {suffix}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}",
             ),
             **where,
         )
+
+
+def _add_model_curves(fig, name: str, frame: pd.DataFrame, metric: str, row=None, col=None):
+    _add_curves(fig, frame, metric, label(name), color(name), name, row=row, col=col)
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str) -> go.Figure:
@@ -54,11 +65,11 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str
             subplot_titles=[label(n) for n in names],
         )
         for i, name in enumerate(names, start=1):
-            _add_curves(fig, name, histories[name], metric, 1, i)
+            _add_model_curves(fig, name, histories[name], metric, 1, i)
     else:
         fig = go.Figure()
         for name in names:
-            _add_curves(fig, name, histories[name], metric)
+            _add_model_curves(fig, name, histories[name], metric)
     tuned = histories.get("mobilenetv2_finetuned")
     if tuned is not None and (tuned.phase == "finetune").any():
         start = tuned.loc[tuned.phase == "finetune", "epoch"].min()
@@ -88,16 +99,7 @@ def run_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
     """One model's curves in several runs: train dotted, validation solid, a colour per run."""
     fig = go.Figure()
     for (run_label, frame), run_color in zip(histories.items(), RUN_COLORS, strict=False):
-        for column, dash, suffix in ((metric, "dot", "train"), (f"val_{metric}", "solid", "val")):
-            fig.add_trace(
-                go.Scatter(
-                    x=frame.epoch,
-                    y=frame[column],
-                    mode="lines+markers",
-                    name=f"{run_label} {suffix}",
-                    line={"color": run_color, "dash": dash},
-                )
-            )
+        _add_curves(fig, frame, metric, run_label, run_color, run_label, val_suffix="val")
     fig.update_layout(xaxis_title="epoch", yaxis_title=metric, height=380, margin={"t": 30})
     return fig
 

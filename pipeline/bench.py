@@ -137,9 +137,7 @@ def main(args) -> dict:
         ("cnn3", models.build_cnn3(config.cnn_input_size)),
         ("mobilenetv2", frozen),
     ):
-        results[f"{name} single-image latency ms"] = single_image_latency_ms(
-            model, tuple(model.input_shape[1:3])
-        )
+        results[f"{name} single-image latency ms"] = single_image_latency_ms(model)
 
     from pipeline.environment import environment
 

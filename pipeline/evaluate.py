@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
-from pipeline import artifacts, metrics
+from pipeline import artifacts, latency, metrics
 from pipeline.dataset import Sample, image_dataset
 from pipeline.devices import predict_on_batch
 from pipeline.images import ImageError, load_rgb
@@ -91,18 +90,10 @@ def predict_samples(
     return score_batches(model, batches())
 
 
-def single_image_latency_ms(
-    model: keras.Model, input_size: tuple[int, int], repeats: int = 15
-) -> float:
-    """Median wall time of one 1-image call after warm-up, as the dashboard makes it."""
-    x = np.random.default_rng(0).uniform(0, 255, (1, *input_size, 3)).astype(np.float32)
-    model.predict_on_batch(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict_on_batch(x)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+def single_image_latency_ms(model: keras.Model, repeats: int = 15) -> float:
+    """Median wall time of one 1-image call after warm-up, as the dashboard makes it (the
+    analysis times every model again, with repeats and noise: `pipeline.latency`)."""
+    return latency.measure({"model": model}, rounds=1, calls=repeats)["model"]["median_ms"]
 
 
 def write_thumb(root: str, path: str, thumbs_dir: Path) -> str | None:
@@ -170,6 +161,6 @@ def evaluate_into(
     wrong = wrong.sort_values("confidence", ascending=False)
     artifacts.write_csv(folder / artifacts.MISCLASSIFIED, wrong[artifacts.MISCLASSIFIED_COLUMNS])
     result = metrics.classification_metrics(labels, p_dog)
-    result["latency_ms"] = single_image_latency_ms(model, input_size)
+    result["latency_ms"] = single_image_latency_ms(model)
     artifacts.write_json(folder / artifacts.METRICS, result)
     return result
