@@ -231,6 +231,17 @@ def robustness(run: artifacts.Run) -> dict | None:
     return _robustness(str(run.path), file.stat().st_mtime) if file.is_file() else None
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _resize_gap(path: str, mtime: float) -> dict | None:
+    return artifacts.read_run(Path(path)).resize_gap()
+
+
+def resize_gap(run: artifacts.Run) -> dict | None:
+    """The run's resize_gap.json (every validation photo), or None before it exists."""
+    file = run.path / artifacts.RESIZE_GAP
+    return _resize_gap(str(run.path), file.stat().st_mtime) if file.is_file() else None
+
+
 @st.cache_data(show_spinner=False)
 def verification(path: str, mtime: float) -> list[str]:
     """What `python -m pipeline verify` finds wrong with a run (models not loaded here).

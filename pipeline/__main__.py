@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.config import DEFAULT_OUT, PROFILES, make_config
 from pipeline.errors import PipelineError
+from pipeline.precision import PRECISIONS
 from pipeline.registry import MODEL_NAMES
 
 
@@ -42,9 +43,26 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--finetune-epochs", type=int)
     train.add_argument("--cnn-input-size", type=int)
     train.add_argument("--mobilenet-input-size", type=int)
+    train.add_argument("--cnn-width", type=int, help="filters of the CNNs' first conv (32)")
+    train.add_argument(
+        "--cnn-resize-mix",
+        type=float,
+        help="share of CNN training photos shown resized the TensorFlow way (0.5)",
+    )
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="CNN training arithmetic (auto: bfloat16 where the CPU has it natively)",
+    )
     train.add_argument("--frozen-mode", choices=["features", "end-to-end"])
     train.add_argument("--feature-views", type=int, choices=[1, 2])
     train.add_argument("--val-fraction", type=float, help="share of photos for validation (0.2)")
+    train.add_argument(
+        "--dev-fraction",
+        type=float,
+        help="tune without the validation photos: score on this share of the training "
+        "photos instead, and leave the validation photos out (e.g. 0.15)",
+    )
     train.add_argument(
         "--robustness-photos",
         type=int,
@@ -80,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         "--robustness",
         action="store_true",
         help="also score every model under corruptions (JPEG, blur, noise, ...; minutes)",
+    )
+    analyze.add_argument(
+        "--resize-gap",
+        action="store_true",
+        help="also score every validation photo resized the TensorFlow way (minutes)",
     )
     _no_wait(analyze)
     _ray(analyze)
@@ -209,7 +232,12 @@ def _analyze(args) -> int:
     with _cluster(args) as cluster:
         _say_cluster(cluster)
         analyze_run(
-            run, args.data_dir, wait=not args.no_wait, cluster=cluster, robustness=args.robustness
+            run,
+            args.data_dir,
+            wait=not args.no_wait,
+            cluster=cluster,
+            robustness=args.robustness,
+            resize_gap=args.resize_gap,
         )
     return 0
 

@@ -46,6 +46,7 @@ THUMBS = "thumbs"
 CACHE = "cache"
 ANALYSIS = "analysis.json"
 ROBUSTNESS = "robustness.json"
+RESIZE_GAP = "resize_gap.json"
 SUSPECTS = "suspects.csv"
 GRADCAM = "gradcam"
 TENSORBOARD = "tensorboard"
@@ -235,6 +236,11 @@ class Run:
     def robustness(self) -> dict | None:
         """The run's robustness.json (accuracy under corruptions), or None before it exists."""
         path = self.path / ROBUSTNESS
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def resize_gap(self) -> dict | None:
+        """The run's resize_gap.json (every validation photo, both resize methods), if made."""
+        path = self.path / RESIZE_GAP
         return json.loads(path.read_text()) if path.is_file() else None
 
     def suspects(self) -> pd.DataFrame | None:

@@ -24,7 +24,13 @@ import numpy as np
 from pipeline import faults
 from pipeline.devices import dataset_options, prefetch_depth
 from pipeline.errors import PipelineError
-from pipeline.images import ImageError, load_model_input, load_rgb, loader_identity
+from pipeline.images import (
+    ImageError,
+    load_model_input,
+    load_rgb,
+    loader_identity,
+    resize_like_tensorflow,
+)
 
 SCAN_CACHE_VERSION = 2
 # Fewer usable photos than this in a class cannot make a meaningful split.
@@ -56,6 +62,8 @@ class Dataset:
     found: int
     unmatched_exclusions: list[str] = field(default_factory=list)
     duplicates: list[list[str]] = field(default_factory=list)  # paths with identical content
+    # With a dev split: how many validation photos were left out of the run entirely.
+    held_out: int = 0
 
     @property
     def samples(self) -> list[Sample]:
@@ -73,6 +81,7 @@ class Dataset:
             "converted": len(self.converted),
             "excluded": len(self.excluded),
             "duplicate_groups": len(self.duplicates),
+            "held_out": self.held_out,
             "train": per_class(self.train),
             "val": per_class(self.val),
         }
@@ -86,6 +95,27 @@ def _unit_hash(salt: str, seed: int, key: str) -> float:
 def is_validation(content_sha256: str, seed: int, fraction: float) -> bool:
     """Deterministic split by content: identical photos always land on the same side."""
     return _unit_hash("split", seed, content_sha256) < fraction
+
+
+def is_dev(content_sha256: str, seed: int, fraction: float) -> bool:
+    """Whether a *training* photo belongs to the dev split carved from the training photos."""
+    return _unit_hash("dev", seed, content_sha256) < fraction
+
+
+def carve_dev(
+    train: list[Sample], val: list[Sample], seed: int, fraction: float
+) -> tuple[list[Sample], list[Sample], int]:
+    """(training, dev, validation photos left out) for tuning on a dev split.
+
+    Settings are chosen by scoring on photos carved from the training side, so the
+    validation photos the headline reports never influence them: such a run neither
+    trains nor scores on a single validation photo. Its `val` side is the dev split.
+    """
+    if fraction <= 0:
+        return train, val, 0
+    dev = [s for s in train if is_dev(s.sha256, seed, fraction)]
+    rest = [s for s in train if not is_dev(s.sha256, seed, fraction)]
+    return rest, dev, len(val)
 
 
 def find_classes(root: Path) -> list[str]:
@@ -304,8 +334,12 @@ def load_dataset(
     exclude_file: str | None = None,
     cache_file: Path | None = None,
     progress=None,
+    dev_fraction: float = 0.0,
 ) -> Dataset:
-    """Discover, hash, check, subset and split the photos under `root`."""
+    """Discover, hash, check, subset and split the photos under `root`.
+
+    With `dev_fraction`, that share of the training photos becomes the run's validation
+    side and the real validation photos are left out (`carve_dev`)."""
     root = Path(root)
     class_names = find_classes(root)
     listed = list_files(root, class_names)
@@ -326,6 +360,7 @@ def load_dataset(
     usable = [s for s in hashed if not (verdicts[s.path] or "").startswith("skip")]
     val = [s for s in usable if is_validation(s.sha256, seed, val_fraction)]
     train = [s for s in usable if not is_validation(s.sha256, seed, val_fraction)]
+    train, val, held_out = carve_dev(train, val, seed, dev_fraction)
     _check_classes(root, class_names, usable, train, val, val_fraction)
     return Dataset(
         str(root),
@@ -338,6 +373,7 @@ def load_dataset(
         len(all_samples) + len(bad_names),
         unmatched,
         duplicate_groups(usable),
+        held_out,
     )
 
 
@@ -357,12 +393,15 @@ def image_dataset(
     augment=None,
     mirror: bool = False,
     as_float: bool = True,
+    resize: str = "pillow",
 ):
     """Batches of (float32 0-255 images, float32 labels of shape (n, 1)).
 
     Each file goes through `load_model_input`, the same code the dashboard
     uses for an upload. `augment` (a Keras layer) runs on whole batches.
-    `as_float=False` keeps the images as uint8, for caching.
+    `as_float=False` keeps the images as uint8, for caching. `resize="tensorflow"`
+    swaps only the final resize for `tf.image.resize`'s default (a training view that
+    teaches a model the pixels TensorFlow users feed it; see `images.resize_like_tensorflow`).
     """
     import tensorflow as tf
 
@@ -376,8 +415,16 @@ def image_dataset(
     def load(path):
         return load_model_input(path.decode(), (height, width))
 
+    def load_upright(path):
+        return np.asarray(load_rgb(path.decode()).image, dtype=np.uint8)
+
     def load_tf(path, label):
-        image = tf.numpy_function(load, [path], tf.uint8, stateful=False)
+        if resize == "tensorflow":
+            image = tf.numpy_function(load_upright, [path], tf.uint8, stateful=False)
+            image.set_shape((None, None, 3))
+            image = resize_like_tensorflow(image, (height, width))
+        else:
+            image = tf.numpy_function(load, [path], tf.uint8, stateful=False)
         image.set_shape((height, width, 3))
         return image, label
 

@@ -163,12 +163,16 @@ def load_or_extract(
     return FeatureSet(gather(parts["pooled"], "pooled"), cut, labels_of(samples, views), names)
 
 
-def pixel_store(cache_root: Path, input_size: int) -> ShardStore:
+def pixel_store(cache_root: Path, input_size: int, resize: str = "pillow") -> ShardStore:
+    """Decoded photos at `input_size`: the loader's pixels, or with `resize="tensorflow"`
+    the same photos resized the TensorFlow way (which also depends on TF's version)."""
+    producer = {"input_size": input_size, **loader_identity()}
+    if resize != "pillow":
+        import tensorflow as tf
+
+        producer |= {"resize": resize, "tensorflow": tf.__version__}
     return ShardStore(
-        cache_root,
-        "pixels",
-        {"input_size": input_size, **loader_identity()},
-        {"image": ((input_size, input_size, 3), np.uint8)},
+        cache_root, "pixels", producer, {"image": ((input_size, input_size, 3), np.uint8)}
     )
 
 
@@ -179,21 +183,24 @@ def load_or_decode(
     input_size: int,
     batch_size: int,
     progress=None,
+    resize: str = "pillow",
 ) -> tuple[RowView, np.ndarray]:
     """(uint8 images, float32 labels) of `samples` at `input_size`; only photos the cache
     does not hold yet are decoded.
 
     The pixels are exactly what `load_model_input` gives, so a model trained on
     them sees what it sees at evaluation and on a live upload. Both small CNNs
-    share one cache, and no epoch decodes a JPEG again.
+    share one cache, and no epoch decodes a JPEG again. `resize="tensorflow"` gives
+    the second training view (`dataset.image_dataset`).
     """
-    store = pixel_store(cache_root, input_size)
+    store = pixel_store(cache_root, input_size, resize)
     todo = _unique(samples, set(store.missing(s.sha256 for s in samples)))
     if todo:
         writer = store.writer()
         shape = (input_size, input_size)
         row = 0
-        for images, _ in image_dataset(root, todo, shape, batch_size, as_float=False):
+        pixels = image_dataset(root, todo, shape, batch_size, as_float=False, resize=resize)
+        for images, _ in pixels:
             keys = [s.sha256 for s in todo[row : row + len(images)]]
             writer.add(keys, image=images.numpy())
             row += len(images)
@@ -211,44 +218,57 @@ def array_dataset(
     seed: int | None = None,
     flip: bool = False,
     full_batches: bool = False,
+    other_view: np.ndarray | None = None,
+    other_share: float = 0.0,
 ):
     """A tf.data stream of float32 batches from (memory-mapped) arrays.
 
     With a `seed`, rows are reshuffled every epoch; with `flip`, each image is
-    mirrored left-right with probability 1/2 (the small CNNs' only
-    augmentation). Rows are gathered from the arrays a batch at a time, so
-    memory stays flat. Measured on 2 cores: a Keras PyDataset (or any Python
-    generator) over the same arrays trained the 3-conv CNN at 221 images/s,
+    mirrored left-right with probability 1/2. With `other_view` (the same photos,
+    row for row, made another way), each image is drawn from it with probability
+    `other_share`, afresh every epoch. Rows are gathered from the arrays a batch at
+    a time, so memory stays flat. Measured on 2 cores: a Keras PyDataset (or any
+    Python generator) over the same arrays trained the 3-conv CNN at 221 images/s,
     this at 472, the same as arrays held in memory.
     """
     import tensorflow as tf
 
-    if flip and seed is None:
-        raise ValueError("flip needs a seed")
+    mixing = other_view is not None and other_share > 0
+    if (flip or mixing) and seed is None:
+        raise ValueError("random flips or views need a seed")
+    if other_view is not None and len(other_view) != len(x):
+        raise ValueError("other_view must hold the same photos as x, row for row")
     n = len(x)
 
-    def take(rows):
-        rows = np.sort(rows)
-        return np.asarray(x[rows]), np.asarray(y[rows], dtype=np.float32)
+    def take(rows, from_other):
+        order = np.argsort(rows)
+        rows, from_other = rows[order], from_other[order]
+        images = np.array(x[rows])
+        if from_other.any():
+            images[from_other] = np.asarray(other_view[rows[from_other]])
+        return images, np.asarray(y[rows], dtype=np.float32)
 
-    def load(rows):
-        images, labels = tf.numpy_function(take, [rows], (tf.as_dtype(x.dtype), tf.float32))
+    def load(rows, seeds):
+        share = other_share if mixing else 0.0
+        from_other = tf.random.stateless_uniform(tf.shape(rows), seeds) < share
+        images, labels = tf.numpy_function(
+            take, [rows, from_other], (tf.as_dtype(x.dtype), tf.float32)
+        )
         images.set_shape((None, *x.shape[1:]))
         labels.set_shape((None, *y.shape[1:]))
-        return tf.cast(images, tf.float32), labels
-
-    def mirror(batch, draw):
-        (images, labels), seeds = batch, draw
-        coin = tf.random.stateless_uniform((tf.shape(images)[0], 1, 1, 1), seeds)
-        return tf.where(coin < 0.5, tf.reverse(images, axis=[2]), images), labels
+        images = tf.cast(images, tf.float32)
+        if flip:
+            coin = tf.random.stateless_uniform((tf.shape(images)[0], 1, 1, 1), seeds + 1)
+            images = tf.where(coin < 0.5, tf.reverse(images, axis=[2]), images)
+        return images, labels
 
     rows = tf.data.Dataset.range(n)
     if seed is not None:
         rows = rows.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = rows.batch(batch_size).map(load)
-    if flip:
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, draws)).map(mirror)
+    else:
+        draws = tf.data.Dataset.from_tensors(tf.zeros(2, tf.int64)).repeat()
+    ds = tf.data.Dataset.zip((rows.batch(batch_size), draws)).map(load)
     if full_batches:
         ds = ds.filter(lambda images, labels: tf.shape(images)[0] == batch_size)
     return ds.prefetch(prefetch_depth()).with_options(dataset_options())

@@ -172,6 +172,21 @@ def resize_for_model(img: Image.Image, input_size: tuple[int, int]) -> np.ndarra
     return np.asarray(img, dtype=np.uint8)
 
 
+def resize_like_tensorflow(pixels, input_size: tuple[int, int]):
+    """`tf.image.resize` with its defaults (bilinear, no antialiasing), rounded to uint8.
+
+    Not the loader's resize: the common way people feed TensorFlow models, kept here so
+    the robustness check and the training view that teaches the CNNs to expect it
+    compute the same pixels. `pixels`: uint8 HxWx3 (numpy or a tensor); returns a tensor.
+    """
+    import tensorflow as tf
+
+    resized = tf.image.resize(
+        tf.cast(pixels, tf.float32), input_size, method="bilinear", antialias=False
+    )
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
 def loader_identity() -> dict:
     """What decides the pixels `load_model_input` gives: this loader's version and Pillow's."""
     import PIL

@@ -18,6 +18,10 @@ from pipeline.dataset import Dataset, skipped_as_dicts
 from pipeline.weights import sha256_of
 
 SPLIT_RULE = "sha256('split:<seed>:<photo content sha256>') below val_fraction -> validation"
+DEV_RULE = (
+    "training photos with sha256('dev:<seed>:<photo content sha256>') below dev_fraction -> "
+    "the run's validation side (a dev split); the validation photos are left out"
+)
 # Examples of duplicate groups kept in the manifest (the count is always complete).
 DUPLICATE_EXAMPLES = 50
 
@@ -62,8 +66,9 @@ def dataset_record(dataset: Dataset, config: RunConfig) -> dict:
         },
         "seed": config.seed,
         "val_fraction": config.val_fraction,
+        "dev_fraction": config.dev_fraction,
         "max_per_class": config.max_per_class,
-        "split_rule": SPLIT_RULE,
+        "split_rule": SPLIT_RULE + ("; then " + DEV_RULE if config.dev_fraction else ""),
     }
 
 

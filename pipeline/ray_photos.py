@@ -114,21 +114,28 @@ def _count(batches, busy: list[float] | None) -> int:
 
 
 class PixelWriter:
-    """Decodes photos with the shared loader into the pixel cache."""
+    """Decodes photos with the shared loader into the pixel cache (or, with
+    `resize="tensorflow"`, into the cache of the view resized the TensorFlow way)."""
 
-    def __init__(self, cache_root: str, input_size: int):
+    def __init__(self, cache_root: str, input_size: int, resize: str = "pillow"):
         from pipeline.devices import apply_thread_cap
         from pipeline.features import pixel_store
 
         apply_thread_cap()
-        self.store = pixel_store(Path(cache_root), input_size)
-        self.size = (input_size, input_size)
+        self.store = pixel_store(Path(cache_root), input_size, resize)
+        self.size, self.resize = (input_size, input_size), resize
+
+    def _pixels(self, path: str) -> np.ndarray:
+        from pipeline.images import load_model_input, load_rgb, resize_like_tensorflow
+
+        if self.resize == "tensorflow":
+            upright = np.asarray(load_rgb(path).image)
+            return np.asarray(resize_like_tensorflow(upright, self.size))
+        return load_model_input(path, self.size)
 
     def __call__(self, batch: dict) -> dict:
-        from pipeline.images import load_model_input
-
         start = time.perf_counter()
-        images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
+        images = np.stack([self._pixels(str(p)) for p in batch["path"]])
         writer = self.store.writer()
         writer.add([str(k) for k in batch["sha256"]], image=images)
         writer.flush()
@@ -144,15 +151,18 @@ def fill_pixels(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     busy: list[float] | None = None,
+    resize: str = "pillow",
 ) -> int:
-    """Decode into the pixel cache every photo it lacks; returns how many were decoded.
+    """Decode into the pixel cache (of `resize`'s view) every photo it lacks; returns how
+    many were decoded.
 
     `busy`, when given, receives each batch's compute seconds on its worker."""
     from pipeline.features import pixel_store
 
-    store = pixel_store(cache_root, input_size)
+    store = pixel_store(cache_root, input_size, resize)
     rows = _rows(root, samples, set(store.missing(s.sha256 for s in samples)))
     kwargs = {"cache_root": os.path.abspath(cache_root), "input_size": input_size}
+    kwargs["resize"] = resize
     batches = _map_photos(cluster, rows, PixelWriter, kwargs, PHOTOS_PER_BATCH, progress, workers)
     return _count(batches, busy)
 

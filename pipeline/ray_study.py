@@ -52,17 +52,24 @@ def _submit(cluster: Cluster, name: str, config, dataset, weights, run_dir: Path
 
 
 def _prefill_pixels(cluster, config, dataset, cache_root: Path, log: Console) -> None:
-    photos = dataset.train + dataset.val
-    log(f"Ray: decoding photos at {config.cnn_input_size}px into the pixel cache")
-    done = ray_photos.fill_pixels(
-        cluster,
-        cache_root,
-        dataset.root,
-        photos,
-        config.cnn_input_size,
-        log.counter("photos decoded on the cluster", len(photos)),
-    )
-    log(f"  {done:,} photo(s) decoded, {len(photos) - done:,} already in the cache")
+    """The CNNs' pixel caches: every photo, and the training photos' TensorFlow-resized view
+    when the CNNs train on a mix (`RunConfig.cnn_resize_mix`)."""
+    views = [("pillow", dataset.train + dataset.val)]
+    if config.cnn_resize_mix > 0:
+        views.append(("tensorflow", dataset.train))
+    for resize, photos in views:
+        what = "" if resize == "pillow" else " (resized the TensorFlow way)"
+        log(f"Ray: decoding photos at {config.cnn_input_size}px into the pixel cache{what}")
+        done = ray_photos.fill_pixels(
+            cluster,
+            cache_root,
+            dataset.root,
+            photos,
+            config.cnn_input_size,
+            log.counter("photos decoded on the cluster", len(photos)),
+            resize=resize,
+        )
+        log(f"  {done:,} photo(s) decoded, {len(photos) - done:,} already in the cache")
 
 
 def _prefill_features(cluster, config, dataset, weights, with_cut: bool, cache_root, log) -> None:

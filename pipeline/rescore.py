@@ -109,12 +109,14 @@ def analyze_run(
     wait: bool = True,
     cluster=None,
     robustness: bool = False,
+    resize_gap: bool = False,
 ) -> dict:
     """Store the run's comparison analysis, and Grad-CAM maps when its photos are at hand
-    (computed on a Ray `cluster` when given); `robustness` adds accuracy under corruptions."""
+    (computed on a Ray `cluster` when given); `robustness` adds accuracy under corruptions,
+    `resize_gap` each model's answers on every validation photo resized TensorFlow's way."""
     log = log or Console()
     with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "analyze", wait):
-        return analyze_unlocked(run, data_dir, log, cluster, robustness)
+        return analyze_unlocked(run, data_dir, log, cluster, robustness, resize_gap)
 
 
 def analyze_unlocked(
@@ -123,6 +125,7 @@ def analyze_unlocked(
     log: Console,
     cluster=None,
     robustness: bool = False,
+    resize_gap: bool = False,
 ) -> dict:
     """`analyze_run` for a caller that already holds the writer lock.
 
@@ -156,6 +159,8 @@ def analyze_unlocked(
         log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
         if robustness:
             _robustness(run, root, loaded, log)
+        if resize_gap:
+            _resize_gap(run, root, loaded, log)
     else:
         log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")
     _say_resize_gaps(run, log)
@@ -185,9 +190,29 @@ def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> No
     log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.ROBUSTNESS}")
 
 
+def _resize_gap(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
+    from pipeline.robustness_eval import resize_gap_all
+
+    n = int((run.split().split == "val").sum())
+    log(f"Resize gap: {len(loaded)} model(s) on all {n:,} validation photos")
+    batch = int(run.manifest.get("config", {}).get("inference_batch_size", 16))
+    progress = log.counter("resize gap: models done", len(loaded))
+    result = resize_gap_all(run, root, loaded, batch, progress)
+    log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.RESIZE_GAP}")
+
+
 def _say_resize_gaps(run: artifacts.Run, log: Console) -> None:
     from pipeline.robustness_eval import resize_gaps
 
+    every = run.resize_gap()
+    if every:
+        for name, gap in every["models"].items():
+            log(
+                f"  {name}: {gap['points']:+.2f} points with the loader's resize against "
+                f"TensorFlow's default on all {gap['photos']:,} validation photos "
+                f"({gap['changed']} answers differ, McNemar p = {gap['p_value']:.3g})"
+            )
+        return
     found = run.robustness()
     if not found:
         return

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
-from pipeline.images import resize_for_model
+from pipeline.images import resize_for_model, resize_like_tensorflow
 from pipeline.stats import wilson_interval
 
 # Bump when a corruption or the subset changes; stored with each result.
@@ -108,11 +108,7 @@ def corrupt(image: Image.Image, name: str, severity: int, seed: int = 0) -> Imag
 
 def tf_resize(image: Image.Image, input_size: tuple[int, int]) -> np.ndarray:
     """`tf.image.resize` defaults (bilinear, no antialias), rounded back to uint8."""
-    import tensorflow as tf
-
-    pixels = np.asarray(image, dtype=np.float32)[None]
-    resized = tf.image.resize(pixels, input_size, method="bilinear", antialias=False)
-    return np.asarray(resized[0]).round().clip(0, 255).astype(np.uint8)
+    return np.asarray(resize_like_tensorflow(np.asarray(image), input_size))
 
 
 def model_input(

@@ -15,7 +15,8 @@ import numpy as np
 
 from pipeline import artifacts, robustness
 from pipeline.evaluate import score_batches
-from pipeline.images import ImageError, load_rgb
+from pipeline.images import ImageError, load_rgb, resize_like_tensorflow
+from pipeline.stats import mcnemar
 
 
 def _subset(run: artifacts.Run, root: str, n: int, seed: int):
@@ -106,3 +107,55 @@ def resize_gaps(result: dict) -> dict[str, dict]:
             "photos": len(result["photos"]),
         }
     return gaps
+
+
+def resize_gap_all(
+    run: artifacts.Run, root: str, models: dict, batch: int = 16, progress=None
+) -> dict:
+    """Every validation photo resized TensorFlow's way (`images.resize_like_tensorflow`) and
+    scored by each of `models`, against the run's stored answers (the loader's resize):
+    accuracy both ways, the gap in points, answers that differ, and McNemar's paired test.
+    Written to the run's `resize_gap.json`."""
+    start = time.perf_counter()
+    val = run.split().query("split == 'val'").sort_values("path").reset_index(drop=True)
+    results = {}
+    for name, model in models.items():
+        size = tuple(model.input_shape[1:3])
+        stored = run.predictions(name).set_index("path").loc[val.path]
+        readable: list[bool] = []
+
+        def batches(size=size, readable=readable):
+            images = []
+            for path in val.path:
+                try:
+                    upright = load_rgb(Path(root) / path).image
+                except (ImageError, OSError):
+                    readable.append(False)
+                    continue
+                readable.append(True)
+                images.append(np.asarray(resize_like_tensorflow(upright, size)))
+                if len(images) == batch:
+                    yield np.stack(images).astype(np.float32)
+                    images = []
+            if images:
+                yield np.stack(images).astype(np.float32)
+
+        p_tf, _ = score_batches(model, batches())
+        keep = np.array(readable)
+        labels = val.label.to_numpy()[keep].astype(int)
+        pillow_right = stored.predicted.to_numpy()[keep].astype(int) == labels
+        tf_right = (p_tf.reshape(-1) >= 0.5).astype(int) == labels
+        test = mcnemar(pillow_right, tf_right)
+        results[name] = {
+            "photos": int(keep.sum()),
+            "pillow": float(pillow_right.mean()),
+            "tensorflow": float(tf_right.mean()),
+            "points": float(pillow_right.mean() - tf_right.mean()) * 100,
+            "changed": int((pillow_right != tf_right).sum()),
+            "p_value": test.p_value,
+        }
+        if progress is not None:
+            progress(1)
+    result = {"models": results, "seconds": round(time.perf_counter() - start, 1)}
+    artifacts.write_json(run.path / artifacts.RESIZE_GAP, result)
+    return result

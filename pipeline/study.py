@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import artifacts, checkpoint, devices, external, faults, manifest
+from pipeline import artifacts, checkpoint, devices, external, faults, manifest, precision
 from pipeline.cluster import Cluster
 from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.dataset import Dataset, load_dataset
-from pipeline.environment import environment, git_commit
+from pipeline.environment import cpu_description, environment, git_commit
 from pipeline.errors import plain_os_errors
 from pipeline.fingerprint import data_fingerprint, preprocessing_identity, run_identity
 from pipeline.lock import WriterLock
@@ -69,6 +69,7 @@ def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
         config.exclude_file,
         out_dir / artifacts.CACHE / SCAN_CACHE,
         progress=lambda i, n: log(f"  hashed and checked {i:,}/{n:,} files"),
+        dev_fraction=config.dev_fraction,
     )
     counts = dataset.counts()
     log(
@@ -76,6 +77,11 @@ def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
         f"{counts['converted']:,} converted, {counts['excluded']:,} excluded; "
         f"train {sum(counts['train'].values()):,} / validation {sum(counts['val'].values()):,}"
     )
+    if dataset.held_out:
+        log(
+            f"  dev split: {config.dev_fraction:.0%} of the training photos are scored instead "
+            f"of the validation photos; those {dataset.held_out:,} are left out of this run"
+        )
     for item in dataset.skipped[:10]:
         log(f"  skipped {item.path}: {item.reason}")
     if dataset.duplicates:
@@ -107,6 +113,9 @@ def train_study_unlocked(
     out_dir = Path(config.out_dir)
     gpus = cluster.node_gpus if cluster is not None else None  # the workers', on Ray
     settings = devices.input_settings(config.inference_batch_size, gpus)
+    # "auto" is settled here, so the run's identity and manifest say what it trained in.
+    flags = cpu_description()["cpu_flags"]
+    config = config.replace(precision=precision.resolve(config.precision, flags, settings.gpus))
     dataset = _load_data(config, out_dir, log)
     planned = plan_models(config)
     weights, notes = _prepare_weights(config, planned, log)
@@ -275,6 +284,8 @@ def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt, strat
     trainer = spec(name).trainer
     if trainer == "cnn":
         label, needed = "photos decoded", len(dataset.train) + len(dataset.val)
+        if config.cnn_resize_mix > 0:  # the training photos' TensorFlow-resized view too
+            needed += len(dataset.train)
     else:
         label = "photos through MobileNetV2"
         needed = len(dataset.train) * config.feature_views + len(dataset.val)

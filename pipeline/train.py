@@ -11,9 +11,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pipeline import checkpoint, features, models
+from pipeline import checkpoint, features, models, precision
 from pipeline.config import RunConfig
 from pipeline.dataset import Dataset, image_dataset
+from pipeline.environment import cpu_description
 from pipeline.errors import PipelineError
 from pipeline.weights import WeightsSource
 
@@ -160,8 +161,11 @@ def _fit_on_arrays(
     first_epoch: int = 1,
     flip: bool = False,
     outputs: checkpoint.EpochOutputs | None = None,
+    other_view: tuple | None = None,
 ) -> tuple[list[dict], int]:
-    """Compile and fit on cached (memory-mapped) arrays: photos or features."""
+    """Compile and fit on cached (memory-mapped) arrays: photos or features.
+
+    `other_view`: (the training rows made another way, the share drawn from it)."""
     import tensorflow as tf
 
     compile_model(model, learning_rate)
@@ -170,7 +174,8 @@ def _fit_on_arrays(
     if batch % replicas:
         raise PipelineError(f"--batch-size {batch} does not split over {replicas} devices")
     full = replicas > 1
-    train = features.array_dataset(train_x, train_y, batch, config.seed, flip, full)
+    other, share = other_view or (None, 0.0)
+    train = features.array_dataset(train_x, train_y, batch, config.seed, flip, full, other, share)
     val = features.array_dataset(val_x, val_y, batch, full_batches=full)
     return _fit(model, train, val, epochs, phase, first_epoch, outputs)
 
@@ -191,9 +196,11 @@ def train_cnn(
     progress=None,
     outputs: checkpoint.EpochOutputs | None = None,
 ) -> Trained:
-    """A small CNN from scratch on cached pixels: random flips, Adam, warm-up then cosine decay.
+    """A small CNN from scratch on cached pixels: random flips, a share of photos resized the
+    TensorFlow way, Adam, warm-up then cosine decay, in `config.precision`.
 
-    Both CNNs share one cache of the decoded photos at their input size.
+    Both CNNs share the caches of the decoded photos at their input size. The model
+    returned computes in float32 whatever it trained in.
     """
     keras.utils.set_random_seed(config.seed)
     size = config.cnn_input_size
@@ -205,7 +212,15 @@ def train_cnn(
     val_x, val_y = features.load_or_decode(
         cache_root, dataset.root, dataset.val, size, batch, progress
     )
-    model = models.CNN_BUILDERS[name](config.cnn_input_size, config.dropout)
+    caches = [features.pixel_store(cache_root, size).name]
+    other = None
+    if config.cnn_resize_mix > 0:
+        other, _ = features.load_or_decode(
+            cache_root, dataset.root, dataset.train, size, batch, progress, resize="tensorflow"
+        )
+        caches.append(features.pixel_store(cache_root, size, "tensorflow").name)
+    dtype = precision.resolve(config.precision, cpu_description()["cpu_flags"])
+    model = models.CNN_BUILDERS[name](size, config.dropout, dtype, config.cnn_width)
     steps = math.ceil(len(dataset.train) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.cnn_learning_rate / 10,
@@ -226,12 +241,27 @@ def train_cnn(
         "scratch",
         flip=True,
         outputs=outputs,
+        other_view=(other, config.cnn_resize_mix),
     )
-    note = "trained on cached decoded photos with random left-right flips"
-    caches = [features.pixel_store(cache_root, size).name]
+    notes = ["trained on cached decoded photos with random left-right flips"]
+    if other is not None:
+        notes.append(
+            f"{config.cnn_resize_mix:.0%} of training photos per epoch resized the TensorFlow "
+            "way (bilinear, no antialiasing)"
+        )
+    if dtype != "float32":
+        notes.append(f"trained in {dtype}; saved to compute in float32")
+        model = _as_float32(model, name, size, config)
     return Trained(
-        model, history, time.perf_counter() - start, [note], caches=caches, resumed_at=resumed
+        model, history, time.perf_counter() - start, notes, caches=caches, resumed_at=resumed
     )
+
+
+def _as_float32(model: keras.Model, name: str, size: int, config: RunConfig) -> keras.Model:
+    """The same weights in a float32 model: what is saved, scored and served."""
+    plain = models.CNN_BUILDERS[name](size, config.dropout, "float32", config.cnn_width)
+    plain.set_weights(model.get_weights())
+    return plain
 
 
 def _features(

@@ -24,6 +24,17 @@ def _where(manifest: dict) -> str:
     return where
 
 
+def _split_text(dataset: dict, duplicates: dict) -> str:
+    text = f"{dataset['val_fraction']:.0%} validation, seed {dataset['seed']}, "
+    text += "by photo content hash" if duplicates else "by file path hash"
+    if dataset.get("dev_fraction"):
+        text += (
+            f"; dev split: {dataset['dev_fraction']:.0%} of the training photos scored instead, "
+            f"{dataset['counts'].get('held_out', 0):,} validation photos left out"
+        )
+    return text
+
+
 st.title("Overview")
 run = data.require_run()
 manifest = run.manifest
@@ -71,6 +82,13 @@ widgets.table(
     "leaderboard",
 )
 n_val = sum(manifest["dataset"]["counts"]["val"].values())
+if manifest["dataset"].get("dev_fraction"):
+    st.warning(
+        f"A tuning run on a dev split: these accuracies are on {n_val:,} photos carved from the "
+        "training photos, not on the validation photos (left out of this run). Compare it with "
+        "other dev-split runs, not with the reference.",
+        icon=":material/science:",
+    )
 st.caption(
     f"Validation: {n_val:,} held-out photos the models never trained on. Reference: the Kaggle "
     "notebook's validation accuracy (224px, 24,998 photos). 95% interval: Wilson score "
@@ -124,8 +142,7 @@ details = {
     "profile": manifest["config"]["profile"],
     "data folder": dataset["root"],
     "classes (label 0, 1)": ", ".join(dataset["class_names"]),
-    "split": f"{dataset['val_fraction']:.0%} validation, seed {dataset['seed']}, "
-    + ("by photo content hash" if duplicates else "by file path hash"),
+    "split": _split_text(dataset, duplicates),
     "identity": (manifest.get("identity") or {}).get("key", "–"),
     "per class, train": str(counts["train"]),
     "per class, validation": str(counts["val"]),

@@ -69,6 +69,36 @@ widgets.table(
     },
     "resize_gap_table",
 )
+every = data.resize_gap(run)
+if every:
+    rows = [
+        {
+            "model": label(name),
+            "loader (Pillow bilinear, antialiased)": gap["pillow"],
+            "tf.image.resize default": gap["tensorflow"],
+            "gap (points)": gap["points"],
+            "answers that differ": gap["changed"],
+            "McNemar p": gap["p_value"],
+        }
+        for name, gap in every["models"].items()
+    ]
+    n_all = max(gap["photos"] for gap in every["models"].values())
+    st.markdown(f"On **all {n_all:,} validation photos**:")
+    widgets.table(
+        pd.DataFrame(rows),
+        {
+            "loader (Pillow bilinear, antialiased)": "{:.2%}",
+            "tf.image.resize default": "{:.2%}",
+            "gap (points)": "{:+.2f}",
+            "McNemar p": "{:.3g}",
+        },
+        "resize_gap_all_table",
+    )
+else:
+    st.caption(
+        "On the subset above. For every validation photo (about a minute per model): "
+        f"`python -m pipeline analyze {run.path} --resize-gap`."
+    )
 st.caption(
     "A model that loses accuracy here will do worse for anyone who feeds it photos resized "
     "the common TensorFlow way than this dashboard reports: feed it through "

@@ -91,6 +91,22 @@ def test_the_split_follows_content_not_names(tmp_path):
     assert sorted(s.sha256 for s in before.val) == sorted(s.sha256 for s in after.val)
 
 
+def test_a_dev_split_comes_from_training_photos_only_and_leaves_validation_out(tmp_path):
+    root = write_class_folder(tmp_path / "d", n_per_class=60)
+    normal = load_dataset(root, seed=5, val_fraction=0.2)
+    tuning = load_dataset(root, seed=5, val_fraction=0.2, dev_fraction=0.25)
+    normal_train = {s.sha256 for s in normal.train}
+    dev, rest = {s.sha256 for s in tuning.val}, {s.sha256 for s in tuning.train}
+    assert dev and rest and not dev & rest
+    assert dev | rest == normal_train  # carved from the training side, nothing else
+    assert not (dev | rest) & {s.sha256 for s in normal.val}
+    assert tuning.held_out == len(normal.val) == tuning.counts()["held_out"]
+    assert 0.1 < len(dev) / len(normal_train) < 0.4
+    again = load_dataset(root, seed=5, val_fraction=0.2, dev_fraction=0.25)
+    assert {s.sha256 for s in again.val} == dev
+    assert normal.held_out == 0
+
+
 def test_subset_takes_at_most_n_per_class_deterministically(tmp_path):
     root = write_class_folder(tmp_path, n_per_class=10)
     samples = list_files(root, find_classes(root))

@@ -8,7 +8,8 @@ from PIL import Image
 
 from pipeline import features
 from pipeline.dataset import find_classes, hash_samples, list_files
-from pipeline.images import load_model_input
+from pipeline.images import load_model_input, load_rgb
+from pipeline.robustness import tf_resize
 from tests.imagefactory import write_class_folder
 
 
@@ -24,6 +25,24 @@ def test_decoded_cache_holds_exactly_the_shared_loader_pixels(photos, tmp_path):
     assert images.dtype == np.uint8 and images.shape == (10, 32, 32, 3)
     for image, sample in zip(images, samples, strict=True):
         np.testing.assert_array_equal(image, load_model_input(root / sample.path, (32, 32)))
+    assert labels.reshape(-1).tolist() == [s.label for s in samples]
+
+
+def test_the_tensorflow_resize_view_is_its_own_cache_of_tf_image_resize_pixels(photos, tmp_path):
+    root, samples = photos
+    cache = tmp_path / "cache"
+    plain, _ = features.load_or_decode(cache, str(root), samples, 32, 4)
+    tf_view, labels = features.load_or_decode(cache, str(root), samples, 32, 4, resize="tensorflow")
+    assert tf_view.shape == plain.shape and tf_view.dtype == np.uint8
+    for image, sample in zip(tf_view, samples, strict=True):
+        upright = load_rgb(root / sample.path).image
+        np.testing.assert_array_equal(image, tf_resize(upright, (32, 32)))
+    assert not np.array_equal(np.asarray(tf_view), np.asarray(plain))  # 50 -> 32 px aliases
+    stores = {
+        features.pixel_store(cache, 32).name,
+        features.pixel_store(cache, 32, "tensorflow").name,
+    }
+    assert len(stores) == 2 and all((cache / name).is_dir() for name in stores)
     assert labels.reshape(-1).tolist() == [s.label for s in samples]
 
 
@@ -126,3 +145,32 @@ def test_flip_mirrors_about_half_the_images_and_varies_by_epoch():
 def test_flip_without_a_seed_is_refused():
     with pytest.raises(ValueError, match="seed"):
         features.array_dataset(np.zeros((2, 1, 1, 3)), np.zeros((2, 1)), 1, flip=True)
+
+
+def test_the_other_view_replaces_about_its_share_of_rows_afresh_each_epoch():
+    x = np.zeros((400, 2, 2, 3), np.uint8)
+    other = np.full((400, 2, 2, 3), 9, np.uint8)
+    y = np.arange(400, dtype=np.float32).reshape(400, 1)
+    ds = features.array_dataset(x, y, 64, seed=2, other_view=other, other_share=0.25)
+
+    def from_other() -> set[int]:
+        images, ids = _epoch(ds)
+        taken = images[:, 0, 0, 0] == 9
+        assert np.all(taken | (images[:, 0, 0, 0] == 0))  # whole rows, one view or the other
+        assert np.all(images.reshape(400, -1).min(1) == images.reshape(400, -1).max(1))
+        assert sorted(ids.reshape(-1).tolist()) == list(range(400))
+        return set(ids[taken, 0].astype(int).tolist())
+
+    first, second = from_other(), from_other()
+    assert 60 < len(first) < 140 and 60 < len(second) < 140  # about 100 of 400
+    assert first != second
+    plain, _ = _epoch(features.array_dataset(x, y, 64, seed=2, other_view=other, other_share=0))
+    assert not plain.any()
+
+
+def test_another_view_must_match_row_for_row_and_needs_a_seed():
+    x, y = np.zeros((4, 1, 1, 3)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match="row for row"):
+        features.array_dataset(x, y, 2, seed=1, other_view=x[:3], other_share=0.5)
+    with pytest.raises(ValueError, match="seed"):
+        features.array_dataset(x, y, 2, other_view=x, other_share=0.5)

@@ -68,3 +68,14 @@ def test_augmentation_keeps_shape_and_changes_pixels():
     x = np.random.default_rng(2).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     y = keras.ops.convert_to_numpy(models.augmentation(seed=1)(x, training=True))
     assert y.shape == x.shape and not np.allclose(x, y)
+
+
+def test_cnn_width_sets_the_first_conv_and_each_later_one_doubles():
+    model = models.build_cnn4(32, width=12)
+    filters = [model.get_layer(f"conv{i}").filters for i in range(1, 5)]
+    assert filters == [12, 24, 48, 96]
+    assert [models.build_cnn3(32, width=12).get_layer(f"conv{i}").filters for i in (1, 2, 3)] == [
+        12,
+        24,
+        48,
+    ]

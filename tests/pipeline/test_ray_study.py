@@ -20,7 +20,7 @@ from pipeline.cluster import connect, remote_args
 from pipeline.config import make_config
 from pipeline.console import Console
 from pipeline.dataset import load_dataset
-from pipeline.features import pixel_store
+from pipeline.features import load_or_decode, pixel_store
 from pipeline.registry import MODEL_NAMES
 from pipeline.rescore import evaluate_run
 from pipeline.study import train_study
@@ -108,6 +108,14 @@ def test_ray_data_decodes_only_the_photos_the_cache_lacks(cluster, shared_data, 
     assert ray_photos.fill_pixels(cluster, tmp_path, dataset.root, photos, 24) == 0
     store = pixel_store(tmp_path, 24)
     assert store.missing(s.sha256 for s in photos) == []
+    # The view resized the TensorFlow way: its own store, the pixels tf.data computes.
+    assert (
+        ray_photos.fill_pixels(cluster, tmp_path, dataset.root, first, 24, resize="tensorflow")
+        == 20
+    )
+    on_ray, _ = load_or_decode(tmp_path, dataset.root, first, 24, 8, resize="tensorflow")
+    here, _ = load_or_decode(tmp_path / "here", dataset.root, first, 24, 8, resize="tensorflow")
+    assert np.array_equal(np.asarray(on_ray), np.asarray(here))
 
 
 def test_a_sweep_on_ray_runs_its_points_as_tasks(cluster, shared_data, shared_weights, tmp_path):

@@ -121,3 +121,34 @@ def test_robustness_of_a_real_run_agrees_with_its_predictions(real_run, shared_d
     gaps = resize_gaps(result)
     assert set(gaps) == set(real_run.model_names())
     assert all(g["photos"] == 40 for g in gaps.values())
+
+
+@pytest.mark.integration
+def test_the_resize_gap_on_every_validation_photo_matches_a_direct_computation(
+    real_run, shared_data, tmp_path
+):
+    import shutil
+
+    import keras
+
+    from pipeline import artifacts
+    from pipeline.images import load_rgb
+    from pipeline.robustness_eval import resize_gap_all
+
+    copy = tmp_path / artifacts.RUNS / real_run.path.name
+    shutil.copytree(real_run.path, copy)
+    run = artifacts.read_run(copy)
+    model = keras.models.load_model(run.model_path("cnn3"))
+    result = resize_gap_all(run, str(shared_data), {"cnn3": model}, batch=7)
+    assert run.resize_gap() == result
+    gap = result["models"]["cnn3"]
+    val = run.split().query("split == 'val'").sort_values("path")
+    assert gap["photos"] == len(val)
+    assert gap["pillow"] == pytest.approx(run.model_record("cnn3")["metrics"]["accuracy"])
+    size = model.input_shape[1:3]
+    pixels = [robustness.tf_resize(load_rgb(shared_data / p).image, size) for p in val.path]
+    p_tf = model.predict(np.stack(pixels).astype(np.float32), verbose=0).reshape(-1)
+    tf_right = (p_tf >= 0.5).astype(int) == val.label.to_numpy()
+    assert gap["tensorflow"] == pytest.approx(tf_right.mean())
+    assert gap["points"] == pytest.approx((gap["pillow"] - gap["tensorflow"]) * 100)
+    assert 0 <= gap["p_value"] <= 1

@@ -163,3 +163,36 @@ def test_a_second_writer_fails_at_once_with_no_wait(tmp_path):
     held = WriterLock(tmp_path / "art", "train")
     with held, pytest.raises(PipelineError, match="in use by `train` \\(pid"):
         train_study(config, wait=False)
+
+
+def test_a_dev_split_run_scores_training_photos_and_never_touches_validation(tmp_path):
+    normal = train_study(_config(tmp_path, ("cnn3",)))
+    log, stream = _log()
+    tuning = train_study(_config(tmp_path, ("cnn3",), dev_fraction=0.3), log)
+    assert tuning.run_id != normal.run_id  # another identity: not resumed
+    split = normal.split().set_index("path").split
+    used = tuning.split()
+    assert set(used.path) <= set(split[split == "train"].index)  # no validation photo at all
+    dev = used[used.split == "val"].path
+    assert len(dev) and set(tuning.predictions("cnn3").path) == set(dev)
+    counts = tuning.manifest["dataset"]["counts"]
+    assert counts["held_out"] == (split == "val").sum()
+    assert tuning.manifest["dataset"]["dev_fraction"] == 0.3
+    assert "dev split: 30% of the training photos" in stream.getvalue()
+    assert verify_run(tuning) == []
+
+
+def test_a_run_records_the_precision_auto_resolved_to(tmp_path):
+    from pipeline import precision
+    from pipeline.environment import cpu_description
+
+    run = train_study(_config(tmp_path, ("cnn3",)))
+    expected = precision.resolve("auto", cpu_description()["cpu_flags"])
+    assert run.manifest["config"]["precision"] == expected
+    model = run.model_record("cnn3")
+    if expected != "float32":
+        assert any(expected in note for note in model["notes"])
+    import keras
+
+    saved = keras.models.load_model(run.model_path("cnn3"))
+    assert {layer.compute_dtype for layer in saved.layers[1:]} == {"float32"}
