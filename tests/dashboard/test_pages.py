@@ -430,3 +430,47 @@ def test_robustness_page_says_how_to_make_it_when_missing(real_run, tmp_path, mo
     at = open_app(tmp_path, monkeypatch, "robustness")
     assert not at.exception
     assert "--robustness" in "\n".join(c.value for c in at.code)
+
+
+def test_robustness_page_shows_the_resize_gap_on_every_validation_photo(
+    real_run, shared_data, tmp_path, monkeypatch
+):
+    import shutil
+
+    import keras
+
+    from pipeline import artifacts
+    from pipeline.robustness_eval import resize_gap_all
+
+    target = tmp_path / artifacts.RUNS / real_run.path.name
+    shutil.copytree(real_run.path, target)
+    at = open_app(tmp_path, monkeypatch, "robustness")
+    assert "--resize-gap" in _text(at)  # says how to make it
+    run = artifacts.read_run(target)
+    models = {n: keras.models.load_model(run.model_path(n)) for n in ("cnn3", "cnn4")}
+    result = resize_gap_all(run, str(shared_data), models)
+    at = open_app(tmp_path, monkeypatch, "robustness")
+    assert not at.exception, at.exception
+    table = _frames(at, "McNemar p")[0]
+    assert table.model.tolist() == ["CNN-3", "CNN-4"]
+    n = result["models"]["cnn3"]["photos"]
+    assert f"all {n:,} validation photos" in _text(at)
+
+
+def test_overview_says_when_a_run_was_scored_on_a_dev_split(real_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from pipeline import artifacts
+
+    target = tmp_path / artifacts.RUNS / real_run.path.name
+    shutil.copytree(real_run.path, target)
+    manifest = json.loads((target / artifacts.MANIFEST).read_text())
+    manifest["dataset"]["dev_fraction"] = 0.15
+    manifest["dataset"]["counts"]["held_out"] = 123
+    (target / artifacts.MANIFEST).write_text(json.dumps(manifest))
+    at = open_app(tmp_path, monkeypatch, "overview")
+    assert not at.exception, at.exception
+    assert any("tuning run on a dev split" in w.value for w in at.warning)
+    details = "\n".join(str(t.value) for t in at.table)
+    assert "123 validation photos left out" in details
