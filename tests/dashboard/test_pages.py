@@ -472,5 +472,5 @@ def test_overview_says_when_a_run_was_scored_on_a_dev_split(real_run, tmp_path, 
     at = open_app(tmp_path, monkeypatch, "overview")
     assert not at.exception, at.exception
     assert any("tuning run on a dev split" in w.value for w in at.warning)
-    details = "\n".join(str(t.value) for t in at.table)
+    details = "\n".join(str(v) for t in at.table for v in t.value.to_numpy().ravel())
     assert "123 validation photos left out" in details

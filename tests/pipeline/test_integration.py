@@ -84,9 +84,15 @@ def test_single_image_path_gives_the_recorded_probability(real_run, shared_data)
 
 
 def test_history_val_accuracy_matches_the_final_evaluation(real_run):
+    """Exactly for a model that trained in float32. A CNN trained in bfloat16 is validated in
+    bfloat16 during training and saved to compute in float32, so its last epoch may differ
+    from the saved model by the few photos that sit right at the threshold."""
+    n = len(real_run.predictions("cnn3"))
     for name in real_run.model_names():
         last = real_run.history(name).val_accuracy.iloc[-1]
-        assert last == pytest.approx(real_run.model_record(name)["metrics"]["accuracy"], abs=1e-6)
+        final = real_run.model_record(name)["metrics"]["accuracy"]
+        bfloat16 = any("bfloat16" in note for note in real_run.model_record(name)["notes"])
+        assert last == pytest.approx(final, abs=3 / n if bfloat16 else 1e-6), name
 
 
 def _copy_of(run, tmp_path) -> artifacts.Run:

@@ -81,6 +81,17 @@ def _epochs_done(out: Path, model: str) -> int:
     return 0
 
 
+def _kill_feature_actor(driver: subprocess.Popen, log: Path) -> None:
+    """SIGKILL a MobileNetV2 feature actor. The driver is paused meanwhile, so it cannot finish
+    the extraction and tear the pool down first (300 small photos take a few seconds)."""
+    os.kill(driver.pid, signal.SIGSTOP)
+    try:
+        find = lambda: find_below(driver.pid, "MapBatches(FeatureWriter)")  # noqa: E731
+        os.kill(_wait(find, driver, log, timeout=60)[0], signal.SIGKILL)
+    finally:
+        os.kill(driver.pid, signal.SIGCONT)
+
+
 def test_workers_killed_in_training_and_extraction_are_retried(
     shared_data, shared_weights, tmp_path
 ):
@@ -88,14 +99,23 @@ def test_workers_killed_in_training_and_extraction_are_retried(
     argv = _argv(shared_data, shared_weights, out, "--max-per-class", "150", "--cnn-epochs", "30")
     models = ["--models", "cnn3", "mobilenetv2_frozen", "--ray", "auto"]
     with _driver([*argv, *models], log) as driver:
-        # 1. the worker training cnn3, once an epoch is checkpointed
-        _wait(lambda: _epochs_done(out, "cnn3") >= 1, driver, log)
-        trainer = _wait(lambda: find_below(driver.pid, "train cnn3"), driver, log)
-        os.kill(trainer[0], signal.SIGKILL)
-        # 2. an actor extracting MobileNetV2 features, once it has written a shard
-        _wait(lambda: _shards(out, "pooled"), driver, log)
-        actor = _wait(lambda: find_below(driver.pid, "MapBatches(FeatureWriter)"), driver, log)
-        os.kill(actor[0], signal.SIGKILL)
+        # Both run at once, in either order: whichever is ready first is killed first.
+        # 1. the worker training cnn3, once an epoch is checkpointed;
+        # 2. an actor extracting MobileNetV2 features, once it has written a shard.
+        killed: set[str] = set()
+
+        def kill_what_is_ready() -> bool:
+            if "trainer" not in killed and _epochs_done(out, "cnn3") >= 1:
+                trainer = find_below(driver.pid, "train cnn3")
+                if trainer:
+                    os.kill(trainer[0], signal.SIGKILL)
+                    killed.add("trainer")
+            if "actor" not in killed and _shards(out, "pooled"):
+                _kill_feature_actor(driver, log)
+                killed.add("actor")
+            return len(killed) == 2
+
+        _wait(kill_what_is_ready, driver, log)
         assert driver.wait(timeout=600) == 0, log.read_text()[-3000:]
     text = log.read_text()
     assert "cnn3: resumed after epoch" in text and "Traceback" not in text
