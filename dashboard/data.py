@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -220,26 +221,25 @@ def require_analysis(run: artifacts.Run) -> dict:
     return result
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _robustness(path: str, mtime: float) -> dict | None:
-    return artifacts.read_run(Path(path)).robustness()
+@st.cache_data(show_spinner=False, max_entries=16)
+def _run_json(path: str, filename: str, mtime: float) -> dict:
+    return json.loads((Path(path) / filename).read_text())
+
+
+def _stored_json(run: artifacts.Run, filename: str) -> dict | None:
+    """A JSON file of the run, cached until it is rewritten (`mtime`); None before it exists."""
+    file = run.path / filename
+    return _run_json(str(run.path), filename, file.stat().st_mtime) if file.is_file() else None
 
 
 def robustness(run: artifacts.Run) -> dict | None:
     """The run's robustness.json (accuracy under corruptions), or None before it exists."""
-    file = run.path / artifacts.ROBUSTNESS
-    return _robustness(str(run.path), file.stat().st_mtime) if file.is_file() else None
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _resize_gap(path: str, mtime: float) -> dict | None:
-    return artifacts.read_run(Path(path)).resize_gap()
+    return _stored_json(run, artifacts.ROBUSTNESS)
 
 
 def resize_gap(run: artifacts.Run) -> dict | None:
     """The run's resize_gap.json (every validation photo), or None before it exists."""
-    file = run.path / artifacts.RESIZE_GAP
-    return _resize_gap(str(run.path), file.stat().st_mtime) if file.is_file() else None
+    return _stored_json(run, artifacts.RESIZE_GAP)
 
 
 @st.cache_data(show_spinner=False)

@@ -187,6 +187,12 @@ def resize_like_tensorflow(pixels, input_size: tuple[int, int]):
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
+def load_resized_like_tensorflow(source: Source, input_size: tuple[int, int]) -> np.ndarray:
+    """A photo decoded by the loader but resized by `resize_like_tensorflow`: uint8 HxWx3."""
+    upright = np.asarray(load_rgb(source).image)
+    return np.asarray(resize_like_tensorflow(upright, input_size))
+
+
 def loader_identity() -> dict:
     """What decides the pixels `load_model_input` gives: this loader's version and Pillow's."""
     import PIL

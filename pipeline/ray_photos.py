@@ -126,11 +126,10 @@ class PixelWriter:
         self.size, self.resize = (input_size, input_size), resize
 
     def _pixels(self, path: str) -> np.ndarray:
-        from pipeline.images import load_model_input, load_rgb, resize_like_tensorflow
+        from pipeline.images import load_model_input, load_resized_like_tensorflow
 
         if self.resize == "tensorflow":
-            upright = np.asarray(load_rgb(path).image)
-            return np.asarray(resize_like_tensorflow(upright, self.size))
+            return load_resized_like_tensorflow(path, self.size)
         return load_model_input(path, self.size)
 
     def __call__(self, batch: dict) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline import artifacts, robustness
 from pipeline.evaluate import score_batches
-from pipeline.images import ImageError, load_rgb, resize_like_tensorflow
+from pipeline.images import ImageError, load_resized_like_tensorflow, load_rgb
 from pipeline.stats import mcnemar
 
 
@@ -112,7 +112,7 @@ def resize_gaps(result: dict) -> dict[str, dict]:
 def resize_gap_all(
     run: artifacts.Run, root: str, models: dict, batch: int = 16, progress=None
 ) -> dict:
-    """Every validation photo resized TensorFlow's way (`images.resize_like_tensorflow`) and
+    """Every validation photo resized TensorFlow's way (`images.load_resized_like_tensorflow`) and
     scored by each of `models`, against the run's stored answers (the loader's resize):
     accuracy both ways, the gap in points, answers that differ, and McNemar's paired test.
     Written to the run's `resize_gap.json`."""
@@ -128,12 +128,11 @@ def resize_gap_all(
             images = []
             for path in val.path:
                 try:
-                    upright = load_rgb(Path(root) / path).image
+                    images.append(load_resized_like_tensorflow(Path(root) / path, size))
                 except (ImageError, OSError):
                     readable.append(False)
                     continue
                 readable.append(True)
-                images.append(np.asarray(resize_like_tensorflow(upright, size)))
                 if len(images) == batch:
                     yield np.stack(images).astype(np.float32)
                     images = []
