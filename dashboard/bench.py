@@ -45,13 +45,10 @@ def page_render_seconds(app: Path) -> dict[str, float]:
 def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> tuple[list[float], list[float]]:
     """Wall times (ms) after warm-up of `live.answer` (decode, resize, four predictions) and of
     the Grad-CAM maps of all models for that upload (dog and cat each)."""
-    import keras
-
     from dashboard import explain, live
+    from pipeline import saved_models
 
-    models = {
-        n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
-    }
+    models = {n: saved_models.load(run.model_path(n)) for n in run.model_names()}
     seen = live.answer(photo, models).seen
     explain.live(models, seen)
     answer_times, gradcam_times = [], []

@@ -156,12 +156,12 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
     Keras models are safe to call from several sessions' threads at once
     (tests/dashboard/test_live.py checks concurrent answers against serial ones).
     """
-    import keras
+    from pipeline import saved_models
 
     run = artifacts.read_run(Path(path))
     loaded = {}
     for name in names:
-        model = keras.models.load_model(run.model_path(name), safe_mode=True)
+        model = saved_models.load(run.model_path(name))
         size = tuple(model.input_shape[1:3])
         model.predict_on_batch(np.zeros((1, *size, 3), np.float32))
         loaded[name] = model

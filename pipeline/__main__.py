@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         help="share of CNN training photos shown resized the TensorFlow way (0.5)",
     )
     train.add_argument(
+        "--cnn-flip-average",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="CNNs answer with the mean of each photo and its mirror image (on)",
+    )
+    train.add_argument(
         "--precision",
         choices=PRECISIONS,
         help="CNN training arithmetic (auto: bfloat16 where the CPU has it natively)",

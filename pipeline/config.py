@@ -65,6 +65,9 @@ class RunConfig:
     # the same photos resized the TensorFlow way (bilinear, no antialiasing), so a model
     # answers the same whichever way a user resizes (see README, "Resize methods").
     cnn_resize_mix: float = 0.5
+    # The CNNs answer with the mean logit of each photo and its mirror image, inside the
+    # saved model (`pipeline.flip_views`): no training cost, twice the inference work.
+    cnn_flip_average: bool = True
     # The CNNs' training arithmetic: "auto" (bfloat16 mixed precision on CPUs with native
     # bfloat16, else float32), "float32" or "mixed_bfloat16". A run records what it used.
     precision: str = "auto"

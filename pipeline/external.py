@@ -46,10 +46,10 @@ def parse(specs: tuple[str, ...]) -> list[ExternalModel]:
 
 def load_checked(model: ExternalModel):
     """The model, loaded in safe mode and checked against the contract."""
-    import keras
+    from pipeline import saved_models
 
     try:
-        loaded = keras.models.load_model(model.path, safe_mode=True)
+        loaded = saved_models.load(model.path)
     except Exception as err:  # any failure to load is the user's to fix, in plain words
         raise PipelineError(
             f"--external {model.name}: cannot load {model.path} ({type(err).__name__}: {err})"

@@ -17,6 +17,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from pipeline import flip_views
+
 TARGETS = ("positive", "negative")
 _SKIP = (
     keras.layers.MaxPooling2D,
@@ -98,7 +100,9 @@ def gradcam_pair(
 
     Each is in [0, 1], shape (n, height, width) of the input. `images`: float32 batch
     as the model takes it (0-255 at its input size). The gradient of -z is minus the
-    gradient of z, so the cat map only flips the sign of the channel weights.
+    gradient of z, so the cat map only flips the sign of the channel weights. A model
+    that averages each photo with its mirror image (`pipeline.flip_views`) has a map
+    per view; the mirror's is flipped back and the two averaged.
     """
     import tensorflow as tf
 
@@ -113,8 +117,10 @@ def gradcam_pair(
     weights = tf.reduce_mean(tape.gradient(score, acts), axis=(1, 2), keepdims=True)
     size = images.shape[1:3]
     maps = {}
+    views = flip_views.view_count(model)
     for target, sign in (("positive", 1.0), ("negative", -1.0)):
         cam = tf.nn.relu(tf.reduce_sum(sign * weights * acts, axis=-1))
+        cam = tf.convert_to_tensor(flip_views.merge_maps(cam.numpy(), views))
         cam = tf.math.divide_no_nan(cam, tf.reduce_max(cam, axis=(1, 2), keepdims=True))
         maps[target] = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0].numpy()
     return maps

@@ -3,7 +3,8 @@
 Every model takes a batch of float32 RGB images in 0-255 at its input size,
 normalizes inside (so no caller ever rescales), and outputs P(dog).
 All layers are flat in one functional graph (MobileNetV2 is not nested as a
-single layer), so any inner activation can be reached.
+single layer), so any inner activation can be reached. The CNNs may also average
+each photo with its mirror image inside the graph (`pipeline.flip_views`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import keras
 from keras import layers
 
 from pipeline.errors import PipelineError
+from pipeline.flip_views import FlipViews, MeanOfViews
 from pipeline.weights import WeightsSource
 
 MOBILENET_HEAD = ("head_pool", "head_dropout", "head_output")
@@ -25,8 +27,12 @@ def _cnn(
     filters: tuple[int, ...],
     dropout: float,
     dtype: str = "float32",
+    flip_average: bool = False,
 ) -> keras.Model:
     """Conv blocks, global average pooling, dropout, one sigmoid unit.
+
+    `flip_average` makes the model answer with the mean logit of each photo and its
+    mirror image (`pipeline.flip_views`); training is unchanged.
 
     `dtype` is the Keras dtype policy of every layer but the output, which stays
     float32 (`pipeline.precision`: "mixed_bfloat16" to train faster on CPUs with it).
@@ -40,6 +46,8 @@ def _cnn(
     """
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale", dtype=dtype)(inputs)
+    if flip_average:
+        x = FlipViews(name="flip_views", dtype=dtype)(x)
     for i, n_filters in enumerate(filters, start=1):
         stem = i == 1
         x = layers.Conv2D(
@@ -57,23 +65,35 @@ def _cnn(
         x = layers.ReLU(name=f"relu{i}", dtype=dtype)(x)
         x = layers.MaxPooling2D(name=f"pool{i}", dtype=dtype)(x)
     x = layers.GlobalAveragePooling2D(name="head_pool", dtype=dtype)(x)
+    if flip_average:
+        x = MeanOfViews(name="mean_of_views", dtype=dtype)(x)
     x = layers.Dropout(dropout, name="head_dropout", dtype=dtype)(x)
     outputs = layers.Dense(1, activation="sigmoid", name="head_output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
 def build_cnn3(
-    input_size: int = 128, dropout: float = 0.3, dtype: str = "float32", width: int = 32
+    input_size: int = 128,
+    dropout: float = 0.3,
+    dtype: str = "float32",
+    width: int = 32,
+    flip_average: bool = False,
 ) -> keras.Model:
     """Three conv blocks of `width`, 2x and 4x `width` filters."""
-    return _cnn("cnn3", input_size, (width, 2 * width, 4 * width), dropout, dtype)
+    filters = (width, 2 * width, 4 * width)
+    return _cnn("cnn3", input_size, filters, dropout, dtype, flip_average)
 
 
 def build_cnn4(
-    input_size: int = 128, dropout: float = 0.3, dtype: str = "float32", width: int = 32
+    input_size: int = 128,
+    dropout: float = 0.3,
+    dtype: str = "float32",
+    width: int = 32,
+    flip_average: bool = False,
 ) -> keras.Model:
     """Four conv blocks of `width`, 2x, 4x and 8x `width` filters."""
-    return _cnn("cnn4", input_size, (width, 2 * width, 4 * width, 8 * width), dropout, dtype)
+    filters = (width, 2 * width, 4 * width, 8 * width)
+    return _cnn("cnn4", input_size, filters, dropout, dtype, flip_average)
 
 
 def build_mobilenetv2(

@@ -266,12 +266,11 @@ class Scorer:
     """(P(positive), logit) of photos through a saved model, loaded once per actor."""
 
     def __init__(self, model_path: str, batch: int):
-        import keras
-
+        from pipeline import saved_models
         from pipeline.devices import apply_thread_cap
 
         apply_thread_cap()
-        self.model = keras.models.load_model(model_path, safe_mode=True)
+        self.model = saved_models.load(model_path)
         self.size = tuple(self.model.input_shape[1:3])
         self.batch = batch
 
@@ -312,12 +311,11 @@ class Explainer:
     """A saved model's input pixels and Grad-CAM maps (dog, cat) for photos."""
 
     def __init__(self, model_path: str):
-        import keras
-
+        from pipeline import saved_models
         from pipeline.devices import apply_thread_cap
 
         apply_thread_cap()
-        self.model = keras.models.load_model(model_path, safe_mode=True)
+        self.model = saved_models.load(model_path)
         self.size = tuple(self.model.input_shape[1:3])
 
     def __call__(self, batch: dict) -> dict:

@@ -57,9 +57,7 @@ def evaluate_run(
 
 def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
     """Every model's predictions from the photos: here, or photo batches on Ray's actors."""
-    import keras
-
-    from pipeline import evaluate
+    from pipeline import evaluate, saved_models
     from pipeline.dataset import Sample
 
     split = run.split()
@@ -75,7 +73,7 @@ def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
     batch = run.manifest["config"].get("inference_batch_size", 16)
     for record in run.model_records():
         name = record["name"]
-        model = keras.models.load_model(run.model_path(name), safe_mode=True)
+        model = saved_models.load(run.model_path(name))
         log(f"{name}: evaluating on {len(val):,} validation photos")
         progress = log.counter(f"{name}: photos scored", len(val))
         scored = None
@@ -133,14 +131,12 @@ def analyze_unlocked(
     timed with repeats. With the photos at hand: Grad-CAM maps, and with
     `robustness`, accuracy under corruptions (`pipeline.robustness`).
     """
-    import keras
-
-    from pipeline import analysis, latency
+    from pipeline import analysis, latency, saved_models
 
     names = run.model_names()
     if not names:
         raise PipelineError(f"run {run.run_id} has no trained model to analyse")
-    loaded = {n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in names}
+    loaded = {n: saved_models.load(run.model_path(n)) for n in names}
     timings = latency.measure(loaded, progress=log.counter("latency: rounds", latency.ROUNDS))
     result = analysis.analyze(run, timings)
     for row in result["mcnemar"]:

@@ -338,9 +338,9 @@ def train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[dic
     if strategy is not None:
         # A model trained under a strategy predicts through it, and TensorFlow 2.21
         # returns uneven batches duplicated: score the saved file, from the photos.
-        import keras
+        from pipeline import saved_models
 
-        trained.model = keras.models.load_model(stage / artifacts.MODEL_FILE, safe_mode=True)
+        trained.model = saved_models.load(stage / artifacts.MODEL_FILE)
         trained.val_predictions = None
     faults.point("model-save")
     history = pd.DataFrame(trained.history, columns=artifacts.HISTORY_COLUMNS)

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pipeline import checkpoint, features, models, precision
+from pipeline import checkpoint, features, models, precision, saved_models
 from pipeline.config import RunConfig
 from pipeline.dataset import Dataset, image_dataset
 from pipeline.environment import cpu_description
@@ -220,7 +220,9 @@ def train_cnn(
         )
         caches.append(features.pixel_store(cache_root, size, "tensorflow").name)
     dtype = precision.resolve(config.precision, cpu_description()["cpu_flags"])
-    model = models.CNN_BUILDERS[name](size, config.dropout, dtype, config.cnn_width)
+    model = models.CNN_BUILDERS[name](
+        size, config.dropout, dtype, config.cnn_width, config.cnn_flip_average
+    )
     steps = math.ceil(len(dataset.train) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.cnn_learning_rate / 10,
@@ -249,6 +251,8 @@ def train_cnn(
             f"{config.cnn_resize_mix:.0%} of training photos per epoch resized the TensorFlow "
             "way (bilinear, no antialiasing)"
         )
+    if config.cnn_flip_average:
+        notes.append("answers with the mean of each photo and its mirror image")
     if dtype != "float32":
         notes.append(f"trained in {dtype}; saved to compute in float32")
         model = _as_float32(model, name, size, config)
@@ -259,7 +263,9 @@ def train_cnn(
 
 def _as_float32(model: keras.Model, name: str, size: int, config: RunConfig) -> keras.Model:
     """The same weights in a float32 model: what is saved, scored and served."""
-    plain = models.CNN_BUILDERS[name](size, config.dropout, "float32", config.cnn_width)
+    plain = models.CNN_BUILDERS[name](
+        size, config.dropout, "float32", config.cnn_width, config.cnn_flip_average
+    )
     plain.set_weights(model.get_weights())
     return plain
 
@@ -365,7 +371,7 @@ def train_finetuned(
 ) -> Trained:
     """Continue from the frozen model with its last layers unfrozen, Adam at a tiny rate."""
     keras.utils.set_random_seed(config.seed + 1)
-    model = keras.models.load_model(frozen_model_path, safe_mode=True)
+    model = saved_models.load(frozen_model_path)
     model.name = "mobilenetv2_finetuned"
     unfrozen = models.unfreeze_top(model, config.finetune_layers)
     first_epoch = len(frozen_history) + 1

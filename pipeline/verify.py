@@ -78,12 +78,12 @@ def check_predictions(run: artifacts.Run, split: pd.DataFrame) -> list[str]:
 
 
 def check_models_load(run: artifacts.Run) -> list[str]:
-    import keras
+    from pipeline import saved_models
 
     problems = []
     for name in run.model_names():
         try:
-            keras.models.load_model(run.model_path(name), safe_mode=True)
+            saved_models.load(run.model_path(name))
         except Exception as err:  # any failure to load is what this check reports
             problems.append(
                 f"{name}: model does not load in safe mode ({type(err).__name__}: {err})"

@@ -2,18 +2,15 @@
 
 import copy
 
-import keras
 import numpy as np
 
 from dashboard import explain
-from pipeline import analysis, artifacts
+from pipeline import analysis, artifacts, saved_models
 
 
 def _loader(run):
     def load():
-        return {
-            n: keras.models.load_model(run.model_path(n), safe_mode=True) for n in run.model_names()
-        }
+        return {n: saved_models.load(run.model_path(n)) for n in run.model_names()}
 
     return load
 

@@ -3,22 +3,19 @@
 import io
 from concurrent.futures import ThreadPoolExecutor
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 from dashboard import live
 from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES
+from pipeline import saved_models
 from tests.imagefactory import encode, photo
 
 
 @pytest.fixture(scope="module")
 def models(real_run):
-    loaded = {
-        n: keras.models.load_model(real_run.model_path(n), safe_mode=True)
-        for n in real_run.model_names()
-    }
+    loaded = {n: saved_models.load(real_run.model_path(n)) for n in real_run.model_names()}
     for model in loaded.values():  # as the dashboard does before sharing them
         model.predict_on_batch(np.zeros((1, *model.input_shape[1:3], 3), np.float32))
     return loaded

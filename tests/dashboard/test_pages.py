@@ -437,9 +437,7 @@ def test_robustness_page_shows_the_resize_gap_on_every_validation_photo(
 ):
     import shutil
 
-    import keras
-
-    from pipeline import artifacts
+    from pipeline import artifacts, saved_models
     from pipeline.robustness_eval import resize_gap_all
 
     target = tmp_path / artifacts.RUNS / real_run.path.name
@@ -447,7 +445,7 @@ def test_robustness_page_shows_the_resize_gap_on_every_validation_photo(
     at = open_app(tmp_path, monkeypatch, "robustness")
     assert "--resize-gap" in _text(at)  # says how to make it
     run = artifacts.read_run(target)
-    models = {n: keras.models.load_model(run.model_path(n)) for n in ("cnn3", "cnn4")}
+    models = {n: saved_models.load(run.model_path(n)) for n in ("cnn3", "cnn4")}
     result = resize_gap_all(run, str(shared_data), models)
     at = open_app(tmp_path, monkeypatch, "robustness")
     assert not at.exception, at.exception

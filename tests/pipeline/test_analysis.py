@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import analysis, artifacts, gradcam
+from pipeline import analysis, artifacts, gradcam, saved_models
 from pipeline.dataset import read_exclusions
 from pipeline.images import load_model_input
 
@@ -135,7 +135,7 @@ def test_stored_gradcam_maps_are_what_the_saved_models_give(real_run, shared_dat
     stored = analysis.read_explanation(real_run.gradcam_of(paths[0]))
     assert set(stored) == set(real_run.model_names())
     for name in ("cnn4", "mobilenetv2_finetuned"):
-        model = keras.models.load_model(real_run.model_path(name), safe_mode=True)
+        model = saved_models.load(real_run.model_path(name))
         size = tuple(model.input_shape[1:3])
         image = load_model_input(shared_data / paths[0], size)
         np.testing.assert_array_equal(stored[name]["image"], image)

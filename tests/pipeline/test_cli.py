@@ -78,3 +78,30 @@ def test_cache_prune_frees_what_no_run_uses(tmp_path, capsys):
     code, out = _run(capsys, "cache", "--out", str(tmp_path / "art"), "--prune")
     assert code == 0 and "freed" in out.out and "1 store(s) no run uses" in out.out
     assert not store.folder.exists()
+
+
+def test_flip_averaging_can_be_turned_off_from_the_command_line(tmp_path, capsys):
+    from pipeline import artifacts, flip_views, saved_models
+
+    write_class_folder(tmp_path / "data", 12)
+    code, _ = _run(
+        capsys,
+        "train",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "art"),
+        "--models",
+        "cnn3",
+        "--cnn-epochs",
+        "1",
+        "--cnn-input-size",
+        "32",
+        "--no-cnn-flip-average",
+        "--robustness-photos",
+        "0",
+    )
+    assert code == 0
+    run = artifacts.latest_run(tmp_path / "art")
+    assert run.manifest["config"]["cnn_flip_average"] is False
+    assert flip_views.view_count(saved_models.load(run.model_path("cnn3"))) == 1

@@ -49,6 +49,7 @@ from pathlib import Path
 from pipeline import devices, train
 from pipeline.config import make_config
 from pipeline.dataset import load_dataset
+from pipeline import saved_models
 from tests.imagefactory import write_class_folder
 
 root = Path(sys.argv[1])
@@ -61,7 +62,7 @@ with devices.strategy_scope(strategy):
     trained = train.train_cnn("cnn3", config, dataset, root / "art" / "cache")
 trained.model.save(root / "mirrored.keras")  # what the study scores (see study.train_one)
 import keras
-saved = keras.models.load_model(root / "mirrored.keras")
+saved = saved_models.load(root / "mirrored.keras")
 x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
 p = saved.predict_on_batch(x).reshape(-1)
 # The trained model itself, through the padding helper: 3 rows, not 3 repeated.

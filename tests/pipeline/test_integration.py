@@ -3,11 +3,10 @@
 import json
 import shutil
 
-import keras
 import numpy as np
 import pytest
 
-from pipeline import artifacts
+from pipeline import artifacts, saved_models
 from pipeline.config import MODEL_NAMES as ORDER
 from pipeline.evaluate import predict_samples
 from pipeline.images import load_model_input
@@ -75,7 +74,7 @@ def test_finetuned_history_continues_the_frozen_epochs(real_run):
 def test_single_image_path_gives_the_recorded_probability(real_run, shared_data):
     """Preprocessing parity: bytes of one photo -> same P(dog) as the evaluation pipeline."""
     predictions = real_run.predictions("mobilenetv2_finetuned").head(3)
-    model = keras.models.load_model(real_run.model_path("mobilenetv2_finetuned"), safe_mode=True)
+    model = saved_models.load(real_run.model_path("mobilenetv2_finetuned"))
     size = tuple(real_run.model_record("mobilenetv2_finetuned")["input_size"])
     for path, p_dog in zip(predictions.path, predictions.p_dog, strict=True):
         pixels = load_model_input((shared_data / path).read_bytes(), size)
@@ -166,7 +165,7 @@ def test_verify_passes_and_names_each_tampered_file(real_run, tmp_path, capsys):
 
 
 def test_predict_samples_is_order_preserving(real_run, shared_data):
-    model = keras.models.load_model(real_run.model_path("cnn3"), safe_mode=True)
+    model = saved_models.load(real_run.model_path("cnn3"))
     from pipeline.dataset import Sample
 
     split = real_run.split()
@@ -174,3 +173,23 @@ def test_predict_samples_is_order_preserving(real_run, shared_data):
     forward, _ = predict_samples(model, str(shared_data), samples, (64, 64), 2)
     backward, _ = predict_samples(model, str(shared_data), samples[::-1], (64, 64), 3)
     np.testing.assert_allclose(forward, backward[::-1], atol=1e-6)
+
+
+def test_saved_cnns_average_each_photo_with_its_mirror(real_run, shared_data):
+    """The flip averaging is in the saved file: the stored answer for a real photo is the
+    same for the photo mirrored, and the run says so."""
+    from pipeline import flip_views
+
+    split = real_run.split()
+    paths = split[split.split == "val"].path.values[:4]
+    for name in ("cnn3", "cnn4"):
+        model = saved_models.load(real_run.model_path(name))
+        assert flip_views.view_count(model) == 2
+        assert any("mirror image" in note for note in real_run.model_record(name)["notes"])
+        size = model.input_shape[1:3]
+        pixels = np.stack([load_model_input((shared_data / p).read_bytes(), size) for p in paths])
+        p = model.predict_on_batch(pixels.astype("float32"))
+        mirrored = model.predict_on_batch(pixels[:, :, ::-1].astype("float32"))
+        np.testing.assert_allclose(p, mirrored, atol=1e-5)
+        stored = real_run.predictions(name).set_index("path").loc[paths, "p_dog"].to_numpy()
+        np.testing.assert_allclose(p[:, 0], stored, atol=1e-5)

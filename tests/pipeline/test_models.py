@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline import models
+from pipeline import models, saved_models
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_saved_models_reload_in_safe_mode_with_identical_outputs(tmp_path, mobil
     for model in (models.build_cnn3(96), mobilenet):
         path = tmp_path / f"{model.name}.keras"
         model.save(path, include_optimizer=False)
-        again = keras.models.load_model(path, safe_mode=True)
+        again = saved_models.load(path)
         np.testing.assert_allclose(again.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
         assert not any(isinstance(layer, keras.layers.Lambda) for layer in again.layers)
 

@@ -98,15 +98,13 @@ def test_the_subset_is_seeded_and_keeps_the_class_balance():
 def test_robustness_of_a_real_run_agrees_with_its_predictions(real_run, shared_data, tmp_path):
     import shutil
 
-    import keras
-
-    from pipeline import artifacts
+    from pipeline import artifacts, saved_models
 
     # A copy: the session's run keeps the robustness.json its manifest recorded.
     copy = tmp_path / artifacts.RUNS / real_run.path.name
     shutil.copytree(real_run.path, copy)
     real_run = artifacts.read_run(copy)
-    models = {n: keras.models.load_model(real_run.model_path(n)) for n in real_run.model_names()}
+    models = {n: saved_models.load(real_run.model_path(n)) for n in real_run.model_names()}
     result = evaluate_robustness(real_run, str(shared_data), models, n_photos=40)
     assert real_run.robustness()["photos"] == result["photos"] and len(result["photos"]) == 40
     labels = np.array(result["labels"])
@@ -129,16 +127,14 @@ def test_the_resize_gap_on_every_validation_photo_matches_a_direct_computation(
 ):
     import shutil
 
-    import keras
-
-    from pipeline import artifacts
+    from pipeline import artifacts, saved_models
     from pipeline.images import load_rgb
     from pipeline.robustness_eval import resize_gap_all
 
     copy = tmp_path / artifacts.RUNS / real_run.path.name
     shutil.copytree(real_run.path, copy)
     run = artifacts.read_run(copy)
-    model = keras.models.load_model(run.model_path("cnn3"))
+    model = saved_models.load(run.model_path("cnn3"))
     result = resize_gap_all(run, str(shared_data), {"cnn3": model}, batch=7)
     assert run.resize_gap() == result
     gap = result["models"]["cnn3"]

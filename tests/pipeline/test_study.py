@@ -192,7 +192,7 @@ def test_a_run_records_the_precision_auto_resolved_to(tmp_path):
     model = run.model_record("cnn3")
     if expected != "float32":
         assert any(expected in note for note in model["notes"])
-    import keras
+    from pipeline import saved_models
 
-    saved = keras.models.load_model(run.model_path("cnn3"))
+    saved = saved_models.load(run.model_path("cnn3"))
     assert {layer.compute_dtype for layer in saved.layers[1:]} == {"float32"}

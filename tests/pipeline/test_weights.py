@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import models
+from pipeline import models, saved_models
 from pipeline.errors import PipelineError
 from pipeline.weights import imagenet_filename, resolve_weights
 
@@ -71,7 +71,7 @@ def test_hub_saved_model_works_as_a_frozen_base_and_round_trips(tmp_path):
     x = np.full((2, 64, 64, 3), 255.0, np.float32)
     path = tmp_path / "m.keras"
     model.save(path)
-    again = keras.models.load_model(path, safe_mode=True)
+    again = saved_models.load(path)
     np.testing.assert_allclose(again.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
     with pytest.raises(PipelineError, match="SavedModel"):
         resolve_weights(f"hub:{tmp_path}", 64, "unused")
