@@ -58,8 +58,9 @@ class RunConfig:
     cnn_width: int = 32
     mobilenet_input_size: int = 224
     # Chosen on a dev split carved from the training photos (README, "How the settings were
-    # chosen"): 6e-3 beat 3e-3 by 1.2-1.5 points; 13 epochs is what fits 1.5x the old cost.
-    cnn_epochs: int = 13
+    # chosen"): 6e-3 beat 3e-3 by 1.2-1.5 points; 14 epochs with flip averaging is what
+    # fits well inside 1.5x the old cost.
+    cnn_epochs: int = 14
     cnn_learning_rate: float = 6e-3
     # Share of the CNNs' training photos drawn, afresh each epoch, from a second cache of
     # the same photos resized the TensorFlow way (bilinear, no antialiasing), so a model
