@@ -68,5 +68,5 @@ def test_gradcam_of_a_mirrored_photo_is_the_mirrored_map(pair, photos):
     mirrored = gradcam.gradcam_pair(averaged, photos[:, :, ::-1])
     for target in gradcam.TARGETS:
         assert maps[target].shape == (4, 48, 48)
-        assert 0.0 <= maps[target].min() and maps[target].max() <= 1.0
+        assert maps[target].min() >= 0.0 and maps[target].max() <= 1.0
         np.testing.assert_allclose(mirrored[target][:, :, ::-1], maps[target], atol=1e-4)
