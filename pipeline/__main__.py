@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
         help="CNNs answer with the mean of each photo and its mirror image (on)",
     )
     train.add_argument(
+        "--cnn-max-pool",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="CNN heads read each feature's maximum over the photo beside its mean (on)",
+    )
+    train.add_argument(
         "--precision",
         choices=PRECISIONS,
         help="CNN training arithmetic (auto: bfloat16 where the CPU has it natively)",

@@ -17,7 +17,7 @@ from pipeline import features, models
 from pipeline.config import default_data_dir, make_config
 from pipeline.dataset import image_dataset, load_dataset
 from pipeline.evaluate import single_image_latency_ms
-from pipeline.train import compile_model, cut_layer_name, train_val_data
+from pipeline.train import build_cnn, compile_model, cut_layer_name, train_val_data
 from pipeline.weights import resolve_weights
 
 
@@ -71,7 +71,7 @@ def main(args) -> dict:
         )
         results[f"decode photos once at {size}px img/s"] = len(x) / (time.perf_counter() - start)
         for name in ("cnn3", "cnn4"):
-            model = models.CNN_BUILDERS[name](size)
+            model = build_cnn(name, config)
             compile_model(model, 1e-3)
             cached = features.array_dataset(x, y, config.batch_size, config.seed, flip=True)
             rate = _images_per_second(model, cached, len(x))
@@ -134,7 +134,7 @@ def main(args) -> dict:
     )
 
     for name, model in (
-        ("cnn3", models.build_cnn3(config.cnn_input_size)),
+        ("cnn3", build_cnn("cnn3", config)),
         ("mobilenetv2", frozen),
     ):
         results[f"{name} single-image latency ms"] = single_image_latency_ms(model)

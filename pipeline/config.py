@@ -69,6 +69,9 @@ class RunConfig:
     # The CNNs answer with the mean logit of each photo and its mirror image, inside the
     # saved model (`pipeline.flip_views`): no training cost, twice the inference work.
     cnn_flip_average: bool = True
+    # The CNNs' head reads each last-layer feature's maximum over the photo beside its mean
+    # (global max and average pooling, concatenated). Chosen on the dev split (README).
+    cnn_max_pool: bool = True
     # The CNNs' training arithmetic: "auto" (bfloat16 mixed precision on CPUs with native
     # bfloat16, else float32), "float32" or "mixed_bfloat16". A run records what it used.
     precision: str = "auto"

@@ -28,11 +28,18 @@ def _cnn(
     dropout: float,
     dtype: str = "float32",
     flip_average: bool = False,
+    max_pool: bool = False,
 ) -> keras.Model:
-    """Conv blocks, global average pooling, dropout, one sigmoid unit.
+    """Conv blocks, global pooling, dropout, one sigmoid unit.
 
     `flip_average` makes the model answer with the mean logit of each photo and its
     mirror image (`pipeline.flip_views`); training is unchanged.
+
+    `max_pool` gives the head each feature's maximum over the photo beside its mean
+    ("head_pool" is then their concatenation). On the dev split this lifted CNN-3 by
+    3.1-3.6 points at no measurable cost, and left CNN-4 where it was: a shallow CNN's
+    last features are weak local detectors, and whether one fired strongly anywhere in
+    the photo says more than its average.
 
     `dtype` is the Keras dtype policy of every layer but the output, which stays
     float32 (`pipeline.precision`: "mixed_bfloat16" to train faster on CPUs with it).
@@ -64,7 +71,12 @@ def _cnn(
             x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}", dtype=dtype)(x)
         x = layers.ReLU(name=f"relu{i}", dtype=dtype)(x)
         x = layers.MaxPooling2D(name=f"pool{i}", dtype=dtype)(x)
-    x = layers.GlobalAveragePooling2D(name="head_pool", dtype=dtype)(x)
+    if max_pool:
+        mean = layers.GlobalAveragePooling2D(name="global_mean", dtype=dtype)(x)
+        peak = layers.GlobalMaxPooling2D(name="global_max", dtype=dtype)(x)
+        x = layers.Concatenate(name="head_pool", dtype=dtype)([mean, peak])
+    else:
+        x = layers.GlobalAveragePooling2D(name="head_pool", dtype=dtype)(x)
     if flip_average:
         x = MeanOfViews(name="mean_of_views", dtype=dtype)(x)
     x = layers.Dropout(dropout, name="head_dropout", dtype=dtype)(x)
@@ -78,10 +90,11 @@ def build_cnn3(
     dtype: str = "float32",
     width: int = 32,
     flip_average: bool = False,
+    max_pool: bool = False,
 ) -> keras.Model:
     """Three conv blocks of `width`, 2x and 4x `width` filters."""
     filters = (width, 2 * width, 4 * width)
-    return _cnn("cnn3", input_size, filters, dropout, dtype, flip_average)
+    return _cnn("cnn3", input_size, filters, dropout, dtype, flip_average, max_pool)
 
 
 def build_cnn4(
@@ -90,10 +103,11 @@ def build_cnn4(
     dtype: str = "float32",
     width: int = 32,
     flip_average: bool = False,
+    max_pool: bool = False,
 ) -> keras.Model:
     """Four conv blocks of `width`, 2x, 4x and 8x `width` filters."""
     filters = (width, 2 * width, 4 * width, 8 * width)
-    return _cnn("cnn4", input_size, filters, dropout, dtype, flip_average)
+    return _cnn("cnn4", input_size, filters, dropout, dtype, flip_average, max_pool)
 
 
 def build_mobilenetv2(

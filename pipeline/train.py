@@ -188,6 +188,18 @@ def _predict(model: keras.Model, x, batch_size: int) -> tuple[np.ndarray, np.nda
     return score_batches(model, batches)
 
 
+def build_cnn(name: str, config: RunConfig, dtype: str = "float32") -> keras.Model:
+    """CNN `name` as `config` describes it, computing in `dtype`."""
+    return models.CNN_BUILDERS[name](
+        config.cnn_input_size,
+        config.dropout,
+        dtype,
+        config.cnn_width,
+        flip_average=config.cnn_flip_average,
+        max_pool=config.cnn_max_pool,
+    )
+
+
 def train_cnn(
     name: str,
     config: RunConfig,
@@ -220,9 +232,7 @@ def train_cnn(
         )
         caches.append(features.pixel_store(cache_root, size, "tensorflow").name)
     dtype = precision.resolve(config.precision, cpu_description()["cpu_flags"])
-    model = models.CNN_BUILDERS[name](
-        size, config.dropout, dtype, config.cnn_width, config.cnn_flip_average
-    )
+    model = build_cnn(name, config, dtype)
     steps = math.ceil(len(dataset.train) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.cnn_learning_rate / 10,
@@ -251,21 +261,21 @@ def train_cnn(
             f"{config.cnn_resize_mix:.0%} of training photos per epoch resized the TensorFlow "
             "way (bilinear, no antialiasing)"
         )
+    if config.cnn_max_pool:
+        notes.append("head reads each feature's maximum over the photo beside its mean")
     if config.cnn_flip_average:
         notes.append("answers with the mean of each photo and its mirror image")
     if dtype != "float32":
         notes.append(f"trained in {dtype}; saved to compute in float32")
-        model = _as_float32(model, name, size, config)
+        model = _as_float32(model, name, config)
     return Trained(
         model, history, time.perf_counter() - start, notes, caches=caches, resumed_at=resumed
     )
 
 
-def _as_float32(model: keras.Model, name: str, size: int, config: RunConfig) -> keras.Model:
+def _as_float32(model: keras.Model, name: str, config: RunConfig) -> keras.Model:
     """The same weights in a float32 model: what is saved, scored and served."""
-    plain = models.CNN_BUILDERS[name](
-        size, config.dropout, "float32", config.cnn_width, config.cnn_flip_average
-    )
+    plain = build_cnn(name, config, "float32")
     plain.set_weights(model.get_weights())
     return plain
 

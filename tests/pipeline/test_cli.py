@@ -80,7 +80,7 @@ def test_cache_prune_frees_what_no_run_uses(tmp_path, capsys):
     assert not store.folder.exists()
 
 
-def test_flip_averaging_can_be_turned_off_from_the_command_line(tmp_path, capsys):
+def test_flip_averaging_and_max_pool_head_can_be_turned_off_on_the_command_line(tmp_path, capsys):
     from pipeline import artifacts, flip_views, saved_models
 
     write_class_folder(tmp_path / "data", 12)
@@ -98,10 +98,14 @@ def test_flip_averaging_can_be_turned_off_from_the_command_line(tmp_path, capsys
         "--cnn-input-size",
         "32",
         "--no-cnn-flip-average",
+        "--no-cnn-max-pool",
         "--robustness-photos",
         "0",
     )
     assert code == 0
     run = artifacts.latest_run(tmp_path / "art")
     assert run.manifest["config"]["cnn_flip_average"] is False
-    assert flip_views.view_count(saved_models.load(run.model_path("cnn3"))) == 1
+    assert run.manifest["config"]["cnn_max_pool"] is False
+    saved = saved_models.load(run.model_path("cnn3"))
+    assert flip_views.view_count(saved) == 1
+    assert "global_max" not in {layer.name for layer in saved.layers}

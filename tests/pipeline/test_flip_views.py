@@ -6,11 +6,12 @@ import pytest
 from pipeline import flip_views, gradcam, models, saved_models
 
 
-@pytest.fixture(scope="module")
-def pair():
+@pytest.fixture(scope="module", params=[False, True], ids=["mean-head", "mean-and-max-head"])
+def pair(request):
     """A CNN-4 with flip averaging and the same weights without it."""
-    averaged = models.build_cnn4(48, dropout=0.0, width=8, flip_average=True)
-    plain = models.build_cnn4(48, dropout=0.0, width=8)
+    head = {"max_pool": request.param}
+    averaged = models.build_cnn4(48, dropout=0.0, width=8, flip_average=True, **head)
+    plain = models.build_cnn4(48, dropout=0.0, width=8, **head)
     plain.set_weights(averaged.get_weights())
     return averaged, plain
 

@@ -186,6 +186,7 @@ def test_saved_cnns_average_each_photo_with_its_mirror(real_run, shared_data):
         model = saved_models.load(real_run.model_path(name))
         assert flip_views.view_count(model) == 2
         assert any("mirror image" in note for note in real_run.model_record(name)["notes"])
+        assert {"global_mean", "global_max"} <= {layer.name for layer in model.layers}
         size = model.input_shape[1:3]
         pixels = np.stack([load_model_input((shared_data / p).read_bytes(), size) for p in paths])
         p = model.predict_on_batch(pixels.astype("float32"))

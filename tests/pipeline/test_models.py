@@ -23,6 +23,21 @@ def test_cnn_builders_output_one_probability_per_image(name, convs):
     assert models.trainable_params(model) == model.count_params() - bn_moving_stats
 
 
+@pytest.mark.parametrize("name, last", [("cnn3", "pool3"), ("cnn4", "pool4")])
+def test_max_pool_head_reads_each_features_mean_and_maximum(name, last):
+    model = models.CNN_BUILDERS[name](48, dropout=0.0, width=8, max_pool=True)
+    x = np.random.default_rng(2).uniform(0, 255, (3, 48, 48, 3)).astype("float32")
+    maps = np.asarray(keras.Model(model.inputs, model.get_layer(last).output)(x), np.float64)
+    features = np.concatenate([maps.mean(axis=(1, 2)), maps.max(axis=(1, 2))], axis=1)
+    kernel, bias = model.get_layer("head_output").get_weights()
+    expected = 1 / (1 + np.exp(-(features @ kernel + bias)))
+    np.testing.assert_allclose(model.predict_on_batch(x), expected, rtol=1e-4, atol=1e-6)
+    assert model.get_layer("head_pool").output.shape == (None, 2 * maps.shape[-1])
+    plain = models.CNN_BUILDERS[name](48, width=8)
+    assert plain.get_layer("head_pool").output.shape == (None, maps.shape[-1])
+    assert model.count_params() == plain.count_params() + maps.shape[-1]
+
+
 def test_frozen_mobilenet_trains_only_its_head(mobilenet):
     assert mobilenet.output_shape == (None, 1)
     assert models.trainable_params(mobilenet) == 1280 + 1

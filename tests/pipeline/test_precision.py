@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -37,10 +39,11 @@ def test_a_bfloat16_cnn_computes_in_bfloat16_with_a_float32_output():
 
 
 def test_what_is_saved_computes_in_float32_with_the_trained_weights():
-    from pipeline.train import _as_float32
+    from pipeline.train import _as_float32, build_cnn
 
-    trained = models.build_cnn4(32, dtype="mixed_bfloat16")
-    saved = _as_float32(trained, "cnn4", 32, make_config("quick"))
+    config = dataclasses.replace(make_config("quick"), cnn_input_size=32)
+    trained = build_cnn("cnn4", config, "mixed_bfloat16")
+    saved = _as_float32(trained, "cnn4", config)
     assert {layer.compute_dtype for layer in saved.layers[1:]} == {"float32"}
     for a, b in zip(trained.get_weights(), saved.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
