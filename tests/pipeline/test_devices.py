@@ -55,7 +55,7 @@ from tests.imagefactory import write_class_folder
 root = Path(sys.argv[1])
 write_class_folder(root / "photos", 40)
 config = make_config("quick", data_dir=str(root / "photos"), out_dir=str(root / "art"),
-                     models=("cnn3",), cnn_input_size=32, cnn_epochs=2, batch_size=8)
+                     models=("cnn3",), cnn_input_size=32, cnn_epochs=4, batch_size=8)
 dataset = load_dataset(root / "photos", config.seed, config.val_fraction)
 strategy = devices.training_strategy(["/cpu:0", "/cpu:1"])
 with devices.strategy_scope(strategy):
@@ -89,9 +89,10 @@ def test_one_model_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     record = result["record"]
     assert record["strategy"] == "MirroredStrategy" and record["replicas"] == 2
     assert [d.rsplit(":", 2)[-2:] for d in record["devices"]] == [["CPU", "0"], ["CPU", "1"]]
-    # Brighter photos are dogs: two epochs over both replicas learn it.
-    first, last = result["loss"]
-    assert last < first
+    # Brighter photos are dogs: four epochs over both replicas learn it (the loss of the
+    # second, at the peak learning rate, may still rise).
+    losses = result["loss"]
+    assert len(losses) == 4 and losses[-1] < 0.8 * losses[0]
     assert all(0.0 <= p <= 1.0 for p in result["p"]) and len(result["p"]) == 3
 
 
