@@ -9,6 +9,7 @@ each photo with its mirror image inside the graph (`pipeline.flip_views`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import keras
@@ -84,7 +85,8 @@ def _cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_cnn3(
+def build_cnn_of_depth(
+    depth: int,
     input_size: int = 128,
     dropout: float = 0.3,
     dtype: str = "float32",
@@ -92,22 +94,14 @@ def build_cnn3(
     flip_average: bool = False,
     max_pool: bool = False,
 ) -> keras.Model:
-    """Three conv blocks of `width`, 2x and 4x `width` filters."""
-    filters = (width, 2 * width, 4 * width)
-    return _cnn("cnn3", input_size, filters, dropout, dtype, flip_average, max_pool)
+    """`depth` conv blocks ("cnn<depth>"), of `width` filters, then 2x, 4x, ... `width`."""
+    filters = tuple(width * 2**i for i in range(depth))
+    return _cnn(f"cnn{depth}", input_size, filters, dropout, dtype, flip_average, max_pool)
 
 
-def build_cnn4(
-    input_size: int = 128,
-    dropout: float = 0.3,
-    dtype: str = "float32",
-    width: int = 32,
-    flip_average: bool = False,
-    max_pool: bool = False,
-) -> keras.Model:
-    """Four conv blocks of `width`, 2x, 4x and 8x `width` filters."""
-    filters = (width, 2 * width, 4 * width, 8 * width)
-    return _cnn("cnn4", input_size, filters, dropout, dtype, flip_average, max_pool)
+# Three conv blocks of 32/64/128 filters by default, and four of 32/64/128/256.
+build_cnn3 = functools.partial(build_cnn_of_depth, 3)
+build_cnn4 = functools.partial(build_cnn_of_depth, 4)
 
 
 def build_mobilenetv2(

@@ -11,6 +11,12 @@ def _run(capsys, *argv):
     return code, capsys.readouterr()
 
 
+def _train(capsys, tmp_path, *options):
+    """`train` on the photos under tmp_path/data, writing to tmp_path/art."""
+    data, out = str(tmp_path / "data"), str(tmp_path / "art")
+    return _run(capsys, "train", "--data-dir", data, "--out", out, *options)
+
+
 @pytest.mark.parametrize(
     "setup, expected",
     [
@@ -20,9 +26,7 @@ def _run(capsys, *argv):
 )
 def test_bad_data_folders(tmp_path, capsys, setup, expected):
     setup(tmp_path / "data")
-    code, out = _run(
-        capsys, "train", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "art")
-    )
+    code, out = _train(capsys, tmp_path)
     assert code == 2 and expected in out.err and "Traceback" not in out.err
 
 
@@ -30,16 +34,7 @@ def test_unreadable_weights_fail_before_any_training(tmp_path, capsys):
     write_class_folder(tmp_path / "data", 20)
     bad = tmp_path / "bad.weights.h5"
     bad.write_bytes(b"not an hdf5 file")
-    code, out = _run(
-        capsys,
-        "train",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--out",
-        str(tmp_path / "art"),
-        "--weights",
-        str(bad),
-    )
+    code, out = _train(capsys, tmp_path, "--weights", str(bad))
     assert code == 2 and "cannot load MobileNetV2 weights" in out.err
     assert "cnn3: training" not in out.out
     assert not (tmp_path / "art" / "runs").exists()  # no half-made run left behind
@@ -52,18 +47,7 @@ def test_evaluate_without_runs_says_how_to_make_one(tmp_path, capsys):
 
 def test_invalid_option_values_are_reported(tmp_path, capsys):
     write_class_folder(tmp_path / "data", 6)
-    code, out = _run(
-        capsys,
-        "train",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--max-per-class",
-        "0",
-        "--out",
-        str(tmp_path / "art"),
-        "--models",
-        "cnn3",
-    )
+    code, out = _train(capsys, tmp_path, "--max-per-class", "0", "--models", "cnn3")
     assert code == 2 and "--max-per-class must be at least 1 (got 0)" in out.err
     assert "Traceback" not in out.err
 
@@ -84,13 +68,9 @@ def test_flip_averaging_and_max_pool_head_can_be_turned_off_on_the_command_line(
     from pipeline import artifacts, flip_views, saved_models
 
     write_class_folder(tmp_path / "data", 12)
-    code, _ = _run(
+    code, _ = _train(
         capsys,
-        "train",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--out",
-        str(tmp_path / "art"),
+        tmp_path,
         "--models",
         "cnn3",
         "--cnn-epochs",
