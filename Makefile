@@ -7,7 +7,7 @@ SHARED_WEIGHTS := ../shared/weights/mobilenet_v2_1.0_160_no_top.weights.h5
 # The offline copy of the backbone when it is there, else Keras' ImageNet download.
 WEIGHTS ?= $(if $(wildcard $(SHARED_WEIGHTS)),$(SHARED_WEIGHTS),imagenet)
 
-.PHONY: setup lock package-test browser quick full analyze dashboard test lint bench bench-ray bench-load clean-cache
+.PHONY: setup lock package-test browser quick full analyze dashboard test test-fast lint bench bench-ray bench-load clean-cache
 
 setup: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ dashboard: setup
 test: setup browser
 	$(BIN)/ruff check pipeline dashboard tests
 	$(BIN)/python -m pytest --timeout 1200
+
+# The development subset: generated images only, no session-wide training run.
+test-fast: setup
+	$(BIN)/ruff check pipeline dashboard tests
+	$(BIN)/python -m pytest --timeout 600 -m "not integration and not browser and not real_data"
 
 lint: setup
 	$(BIN)/ruff check pipeline dashboard tests

@@ -1,4 +1,4 @@
-"""Cached loaders. Everything goes through `pipeline.artifacts`; nothing here builds a path."""
+"""Cached loaders: everything goes through `pipeline.store.artifacts`; nothing builds a path."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import streamlit as st
 
 from dashboard import explain, live
 from dashboard.settings import artifacts_dir, label
-from pipeline import artifacts
-from pipeline.analysis import ANALYSIS_VERSION
+from pipeline.evaluation.analysis import ANALYSIS_VERSION
+from pipeline.store import artifacts
 
 RUN_KEY = "run_path"
 OPEN_RUN_KEY = "open_run"  # set by a page to switch the run picker on the next run
@@ -21,7 +21,7 @@ OPEN_RUN_KEY = "open_run"  # set by a page to switch the run picker on the next 
 @st.cache_data(ttl=5, show_spinner=False)
 def run_paths(folder: str) -> list[tuple[str, str]]:
     """(path, label) of every run, newest first; runs in training or stopped say so."""
-    from pipeline.runs import training_now
+    from pipeline.store.runs import training_now
 
     def suffix(run: artifacts.Run) -> str:
         if run.complete:
@@ -55,7 +55,7 @@ def current_run() -> artifacts.Run | None:
 
 
 def training_status(run: artifacts.Run) -> dict | None:
-    from pipeline.runs import training_now
+    from pipeline.store.runs import training_now
 
     return training_now(run)
 
@@ -156,7 +156,7 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
     Keras models are safe to call from several sessions' threads at once
     (tests/dashboard/test_live.py checks concurrent answers against serial ones).
     """
-    from pipeline import saved_models
+    from pipeline.modeling import saved_models
 
     run = artifacts.read_run(Path(path))
     loaded = {}
@@ -248,7 +248,7 @@ def verification(path: str, mtime: float) -> list[str]:
 
     `mtime` of the manifest keys the cache, so a refreshed run is checked again.
     """
-    from pipeline.verify import verify_run
+    from pipeline.workflows.verify import verify_run
 
     return verify_run(artifacts.read_run(Path(path)), load_models=False)
 

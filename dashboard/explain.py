@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import analysis, artifacts, gradcam
-from pipeline.images import ImageError, load_rgb, resize_for_model
+from pipeline.data.images import ImageError, load_rgb, resize_for_model
+from pipeline.evaluation import analysis, gradcam
+from pipeline.store import artifacts
 
 Maps = dict[str, dict[str, np.ndarray]]  # model -> {"image", "positive", "negative"}
 

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES, megabytes
-from pipeline import artifacts
-from pipeline.images import FORMATS, ImageError, load_rgb, resize_for_model
+from pipeline.data.images import FORMATS, ImageError, load_rgb, resize_for_model
+from pipeline.store import artifacts
 
 # The upright original is shown at most this large; the models get their own pixels.
 PREVIEW_SIZE = 480

@@ -132,8 +132,8 @@ def _report(name: str, waits: list[float], peak_mb: float) -> None:
 def main(argv: list[str] | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from pipeline import artifacts
     from pipeline.environment import environment
+    from pipeline.store import artifacts
 
     parser = argparse.ArgumentParser(prog="python -m dashboard.loadbench", description=__doc__)
     parser.add_argument("--artifacts", default=str(artifacts_dir()))

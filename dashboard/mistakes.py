@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.analysis import wide_predictions
+from pipeline.evaluation.analysis import wide_predictions
 from pipeline.registry import PRETRAINED, SCRATCH, in_group
 
 __all__ = ["cross_model_mistakes", "wide_predictions", "who_missed"]

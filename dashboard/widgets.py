@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import data, explain
 from dashboard.settings import label
-from pipeline import artifacts
+from pipeline.store import artifacts
 
 EVIDENCE_CHOICES = ("each model's answer", "dog", "cat")
 

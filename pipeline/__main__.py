@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.config import DEFAULT_OUT, PROFILES, make_config
 from pipeline.errors import PipelineError
-from pipeline.precision import PRECISIONS
+from pipeline.modeling.precision import PRECISIONS
 from pipeline.registry import MODEL_NAMES
 
 
@@ -183,7 +183,7 @@ def _ray(parser: argparse.ArgumentParser) -> None:
 
 
 def _cluster(args):
-    from pipeline.cluster import maybe_connect
+    from pipeline.distributed.cluster import maybe_connect
 
     return maybe_connect(args.ray)
 
@@ -194,7 +194,7 @@ def _say_cluster(cluster) -> None:
 
 
 def _train(args) -> int:
-    from pipeline.study import train_study
+    from pipeline.workflows.study import train_study
 
     config = _config_from(args, ("command", "profile", "fresh", "no_wait", "ray"))
     with _cluster(args) as cluster:
@@ -215,7 +215,7 @@ def _config_from(args, skip: tuple[str, ...]):
 
 
 def _sweep(args) -> int:
-    from pipeline.sweep import parse_grid, run_sweep
+    from pipeline.workflows.sweep import parse_grid, run_sweep
 
     base = _config_from(args, ("command", "profile", "grid", "no_wait", "ray"))
     grid = parse_grid(args.grid, base)
@@ -226,8 +226,8 @@ def _sweep(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from pipeline.rescore import evaluate_run
-    from pipeline.runs import resolve_run
+    from pipeline.store.runs import resolve_run
+    from pipeline.workflows.rescore import evaluate_run
 
     run = resolve_run(Path(args.out_dir), args.run)
     with _cluster(args) as cluster:
@@ -237,8 +237,8 @@ def _evaluate(args) -> int:
 
 
 def _analyze(args) -> int:
-    from pipeline.rescore import analyze_run
-    from pipeline.runs import resolve_run
+    from pipeline.store.runs import resolve_run
+    from pipeline.workflows.rescore import analyze_run
 
     run = resolve_run(Path(args.out_dir), args.run)
     with _cluster(args) as cluster:
@@ -255,8 +255,8 @@ def _analyze(args) -> int:
 
 
 def _verify(args) -> int:
-    from pipeline.runs import resolve_run
-    from pipeline.verify import verify_run
+    from pipeline.store.runs import resolve_run
+    from pipeline.workflows.verify import verify_run
 
     run = resolve_run(Path(args.out_dir), args.run)
     problems = verify_run(run, load_models=not args.skip_models)
@@ -270,8 +270,8 @@ def _verify(args) -> int:
 
 
 def _compare(args) -> int:
-    from pipeline.compare import compare_runs, render
-    from pipeline.runs import resolve_run
+    from pipeline.evaluation.compare import compare_runs, render
+    from pipeline.store.runs import resolve_run
 
     if len(args.runs) < 2:
         raise PipelineError("compare needs two runs or more: the first is compared with each")
@@ -285,7 +285,7 @@ def _compare(args) -> int:
 
 
 def artifacts_error():
-    from pipeline.artifacts import ArtifactError
+    from pipeline.store.artifacts import ArtifactError
 
     return ArtifactError
 
@@ -302,7 +302,7 @@ def _dashboard(args) -> int:
 
 
 def _cache(args) -> int:
-    from pipeline.prune import cache_size, prune_cache
+    from pipeline.store.prune import cache_size, prune_cache
 
     out_dir = Path(args.out_dir)
     before = cache_size(out_dir)
@@ -318,21 +318,21 @@ def _cache(args) -> int:
 
 
 def _fetch(args) -> int:
-    from pipeline.fetch import fetch_dataset
+    from pipeline.data.fetch import fetch_dataset
 
     fetch_dataset(url=args.url, dest=args.dest, sha256=args.sha256)
     return 0
 
 
 def _bench(args) -> int:
-    from pipeline.bench import main as bench_main
+    from pipeline.workflows.bench import main as bench_main
 
     bench_main(args)
     return 0
 
 
 def _bench_ray(args) -> int:
-    from pipeline.ray_bench import main as bench_main
+    from pipeline.distributed.ray_bench import main as bench_main
 
     bench_main(args)
     return 0

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.precision import PRECISIONS
+from pipeline.modeling.precision import PRECISIONS
 from pipeline.registry import MODEL_NAMES
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ class RunConfig:
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
     out_dir: str = str(DEFAULT_OUT)
     models: tuple[str, ...] = MODEL_NAMES
-    # Users' own trained models to score beside them: "NAME=PATH.keras" (pipeline.external).
+    # Users' own trained models to score beside them: "NAME=PATH.keras" (modeling.external).
     external: tuple[str, ...] = ()
     # "imagenet" (Keras download), a path to a .weights.h5 file, or "hub:HANDLE".
     weights: str = "imagenet"
@@ -67,7 +67,7 @@ class RunConfig:
     # answers the same whichever way a user resizes (see README, "Resize methods").
     cnn_resize_mix: float = 0.5
     # The CNNs answer with the mean logit of each photo and its mirror image, inside the
-    # saved model (`pipeline.flip_views`): no training cost, twice the inference work.
+    # saved model (`pipeline.modeling.flip_views`): no training cost, twice the inference work.
     cnn_flip_average: bool = True
     # The CNNs' head reads each last-layer feature's maximum over the photo beside its mean
     # (global max and average pooling, concatenated). Chosen on the dev split (README).

@@ -8,7 +8,7 @@ deeper prefetching and larger batches, or it starves. The choice is made per
 process from the devices found and recorded in the run's manifest.
 
 The CPU share is `TF_NUM_INTRAOP_THREADS` when set (a Ray worker's share, see
-`pipeline.cluster`), else every core.
+`pipeline.distributed.cluster`), else every core.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def training_strategy(devices: list[str] | None = None):
 
     Keras 3 trains under MirroredStrategy on one host; across hosts
     (MultiWorkerMirroredStrategy) it does not (keras-team/keras#20585), so
-    scale-out is by photo, model and run instead (`pipeline.cluster`).
+    scale-out is by photo, model and run instead (`pipeline.distributed.cluster`).
     """
     import tensorflow as tf
 

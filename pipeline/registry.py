@@ -20,7 +20,7 @@ class ModelSpec:
     label: str
     group: str  # SCRATCH or PRETRAINED
     color: str
-    trainer: str  # "cnn", "frozen" or "finetuned" (see pipeline.study)
+    trainer: str  # "cnn", "frozen" or "finetuned" (see pipeline.workflows.study)
     reference_accuracy: float | None = None  # the Kaggle notebook's validation accuracy
     needs: str | None = None  # a model that must be trained first, in the same run
 

@@ -14,13 +14,20 @@ SHARED_DATA = SHARED / "datasets" / "PetImages"
 SHARED_WEIGHTS = SHARED / "weights" / "mobilenet_v2_1.0_160_no_top.weights.h5"
 
 
+REAL_DATA_FIXTURES = {"real_run", "shared_data", "shared_weights"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip real-data tests where ../shared is absent, except in CI, where they must fail."""
+    """Mark tests that read ../shared `real_data` (`make test-fast` leaves them out), and skip
+    them where ../shared is absent, except in CI, where they must fail."""
+    for item in items:
+        if REAL_DATA_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.real_data)
     if (SHARED_DATA.is_dir() and SHARED_WEIGHTS.is_file()) or os.environ.get("CI"):
         return
     skip = pytest.mark.skip(reason=f"needs {SHARED_DATA} and {SHARED_WEIGHTS}")
     for item in items:
-        if {"real_run", "shared_data", "shared_weights"} & set(item.fixturenames):
+        if REAL_DATA_FIXTURES & set(item.fixturenames):
             item.add_marker(skip)
 
 
@@ -38,9 +45,12 @@ def shared_weights() -> Path:
 def real_run(tmp_path_factory):
     """The quick pipeline on a small real subset of ../shared: every model, every artifact."""
     from pipeline.config import make_config
-    from pipeline.study import train_study
+    from pipeline.workflows.study import train_study
 
-    out = tmp_path_factory.mktemp("artifacts")
+    # A developer may keep the run between test sessions: PETCOMPARE_KEEP_TEST_RUN=DIR trains
+    # it into DIR once and reuses it while its settings are unchanged. CI never sets it.
+    kept = os.environ.get("PETCOMPARE_KEEP_TEST_RUN")
+    out = Path(kept).resolve() if kept else tmp_path_factory.mktemp("artifacts")
     config = make_config(
         "quick",
         data_dir=str(SHARED_DATA),
@@ -54,4 +64,12 @@ def real_run(tmp_path_factory):
         frozen_epochs=4,
         finetune_epochs=1,
     )
+    if kept:
+        from pipeline.store import artifacts
+
+        run = artifacts.latest_run(out)
+        recorded = run.manifest["config"] if run is not None and run.complete else {}
+        wanted = {k: v for k, v in config.to_dict().items() if k != "precision"}  # was "auto"
+        if recorded and all(recorded.get(k) == v for k, v in wanted.items()):
+            return run
     return train_study(config)

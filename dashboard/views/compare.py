@@ -7,8 +7,8 @@ import streamlit as st
 
 from dashboard import charts, data, widgets
 from dashboard.settings import artifacts_dir, label
-from pipeline import artifacts
-from pipeline.compare import compare_runs, fixed_and_broken
+from pipeline.evaluation.compare import compare_runs, fixed_and_broken
+from pipeline.store import artifacts
 
 st.title("Compare runs")
 data.require_run()  # the usual guidance when the folder has no run yet

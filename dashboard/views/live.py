@@ -7,8 +7,8 @@ import streamlit as st
 
 from dashboard import data, live, widgets
 from dashboard.settings import MAX_BATCH_FILES, MAX_UPLOAD_BYTES, label, megabytes
-from pipeline import artifacts
-from pipeline.images import EXTENSIONS
+from pipeline.data.images import EXTENSIONS
+from pipeline.store import artifacts
 
 st.title("Live compare")
 run = data.require_run()

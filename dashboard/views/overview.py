@@ -5,9 +5,9 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.settings import label
-from pipeline import artifacts
+from pipeline.evaluation.stats import wilson_interval
 from pipeline.registry import spec
-from pipeline.stats import wilson_interval
+from pipeline.store import artifacts
 
 
 def _where(manifest: dict) -> str:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, data, widgets
 from dashboard.settings import label
-from pipeline import robustness
+from pipeline.evaluation import robustness
 
 st.title("How robust is each model?")
 run = data.require_run()
@@ -102,7 +102,7 @@ else:
 st.caption(
     "A model that loses accuracy here will do worse for anyone who feeds it photos resized "
     "the common TensorFlow way than this dashboard reports: feed it through "
-    "`pipeline.images.load_model_input`, as the pipeline and the Live page do."
+    "`pipeline.data.images.load_model_input`, as the pipeline and the Live page do."
 )
 
 st.subheader("Photos whose answer flips under the mildest corruption")
@@ -129,7 +129,7 @@ else:
     root = Path(run.manifest["dataset"]["root"])
     shown = [p for p in frame.photo[:6] if (root / p).is_file()]
     if shown:
-        from pipeline.images import load_rgb
+        from pipeline.data.images import load_rgb
 
         size = tuple(run.model_record(model)["input_size"])
         columns = st.columns(len(shown))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import data, widgets
 from dashboard.settings import label
-from pipeline import analysis
+from pipeline.evaluation import analysis
 
 COLUMNS = 4
 

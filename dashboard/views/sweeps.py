@@ -7,8 +7,8 @@ import streamlit as st
 
 from dashboard import charts, data, widgets
 from dashboard.settings import artifacts_dir, label
-from pipeline import artifacts
-from pipeline.sweep import list_sweeps
+from pipeline.store import artifacts
+from pipeline.workflows.sweep import list_sweeps
 
 st.title("Sweeps")
 data.require_run()  # the usual guidance when the folder has no run yet

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import charts, data, widgets
 from dashboard.settings import label
-from pipeline import metrics
+from pipeline.evaluation import metrics
 
 st.title("Thresholds and ranking")
 run = data.require_run()

@@ -5,7 +5,9 @@ import copy
 import numpy as np
 
 from dashboard import explain
-from pipeline import analysis, artifacts, saved_models
+from pipeline.evaluation import analysis
+from pipeline.modeling import saved_models
+from pipeline.store import artifacts
 
 
 def _loader(run):

@@ -9,7 +9,7 @@ from PIL import Image
 
 from dashboard import live
 from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES
-from pipeline import saved_models
+from pipeline.modeling import saved_models
 from tests.imagefactory import encode, photo
 
 

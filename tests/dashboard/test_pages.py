@@ -68,7 +68,7 @@ def test_rewritten_run_files_show_without_a_restart(real_run, tmp_path, monkeypa
     import os
     import shutil
 
-    from pipeline import artifacts
+    from pipeline.store import artifacts
 
     target = tmp_path / artifacts.RUNS / real_run.path.name
     shutil.copytree(real_run.path, target)
@@ -143,7 +143,7 @@ def test_live_compare_samples_work_without_upload(real_artifacts, monkeypatch):
 
 def test_every_bad_upload_gets_an_answer_or_a_clear_message(real_artifacts, monkeypatch):
     from dashboard.settings import MAX_BATCH_FILES
-    from pipeline.images import EXTENSIONS
+    from pipeline.data.images import EXTENSIONS
 
     # The uploader takes photo extensions only (the browser refuses the rest); what a file
     # holds is still checked by the loader, whatever its name.
@@ -242,7 +242,7 @@ def test_run_picker_defaults_to_latest_and_switches_runs(real_run, tmp_path, mon
     import json
     import shutil
 
-    from pipeline import artifacts
+    from pipeline.store import artifacts
 
     for run_id in ("20200101-older", "20300101-newer-incomplete"):
         target = tmp_path / artifacts.RUNS / run_id
@@ -276,7 +276,7 @@ def test_significance_page_says_which_differences_are_real(real_artifacts, monke
 def test_threshold_slider_updates_every_confusion_matrix_and_metric(
     real_artifacts, monkeypatch, real_run
 ):
-    from pipeline import metrics
+    from pipeline.evaluation import metrics
 
     at = open_app(real_artifacts, monkeypatch, "thresholds")
     assert not at.exception
@@ -332,7 +332,7 @@ def test_analysis_pages_say_how_to_make_a_missing_analysis(partial_artifacts, mo
 
 
 def test_mistakes_page_shows_where_each_model_looked(real_artifacts, monkeypatch, real_run):
-    from pipeline.analysis import photos_to_explain
+    from pipeline.evaluation.analysis import photos_to_explain
 
     stored = photos_to_explain(real_run)
     at = open_app(real_artifacts, monkeypatch, "mistakes")
@@ -364,7 +364,7 @@ def test_compare_runs_page_shows_what_b_fixed_and_what_differs(real_run, tmp_pat
     import json
     import shutil
 
-    from pipeline import artifacts
+    from pipeline.store import artifacts
 
     for run_id, created, epochs in (
         ("20200101-a", "2020-01-01", None),
@@ -399,7 +399,7 @@ def test_compare_runs_page_explains_what_it_needs(real_artifacts, monkeypatch):
 
 
 def test_robustness_page_shows_every_model_under_every_corruption(real_artifacts, monkeypatch):
-    from pipeline import robustness
+    from pipeline.evaluation import robustness
 
     at = open_app(real_artifacts, monkeypatch, "robustness")
     assert not at.exception, at.exception
@@ -422,7 +422,7 @@ def test_robustness_page_shows_every_model_under_every_corruption(real_artifacts
 def test_robustness_page_says_how_to_make_it_when_missing(real_run, tmp_path, monkeypatch):
     import shutil
 
-    from pipeline import artifacts
+    from pipeline.store import artifacts
 
     target = tmp_path / artifacts.RUNS / real_run.path.name
     shutil.copytree(real_run.path, target)
@@ -437,8 +437,9 @@ def test_robustness_page_shows_the_resize_gap_on_every_validation_photo(
 ):
     import shutil
 
-    from pipeline import artifacts, saved_models
-    from pipeline.robustness_eval import resize_gap_all
+    from pipeline.evaluation.robustness_eval import resize_gap_all
+    from pipeline.modeling import saved_models
+    from pipeline.store import artifacts
 
     target = tmp_path / artifacts.RUNS / real_run.path.name
     shutil.copytree(real_run.path, target)
@@ -459,7 +460,7 @@ def test_overview_says_when_a_run_was_scored_on_a_dev_split(real_run, tmp_path, 
     import json
     import shutil
 
-    from pipeline import artifacts
+    from pipeline.store import artifacts
 
     target = tmp_path / artifacts.RUNS / real_run.path.name
     shutil.copytree(real_run.path, target)

@@ -53,7 +53,7 @@ def test_invalid_option_values_are_reported(tmp_path, capsys):
 
 
 def test_cache_prune_frees_what_no_run_uses(tmp_path, capsys):
-    from pipeline import cache
+    from pipeline.store import cache
 
     store = cache.ShardStore(tmp_path / "art" / "cache", "pixels", {"x": 1}, {"v": ((4,), "f4")})
     store.write_shard(["a" * 64], {"v": [[1, 2, 3, 4]]})
@@ -65,7 +65,8 @@ def test_cache_prune_frees_what_no_run_uses(tmp_path, capsys):
 
 
 def test_flip_averaging_and_max_pool_head_can_be_turned_off_on_the_command_line(tmp_path, capsys):
-    from pipeline import artifacts, flip_views, saved_models
+    from pipeline.modeling import flip_views, saved_models
+    from pipeline.store import artifacts
 
     write_class_folder(tmp_path / "data", 12)
     code, _ = _train(

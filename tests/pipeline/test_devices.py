@@ -46,10 +46,11 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from pathlib import Path
-from pipeline import devices, train
+from pipeline import devices
+from pipeline.modeling import train
 from pipeline.config import make_config
-from pipeline.dataset import load_dataset
-from pipeline import saved_models
+from pipeline.data.dataset import load_dataset
+from pipeline.modeling import saved_models
 from tests.imagefactory import write_class_folder
 
 root = Path(sys.argv[1])

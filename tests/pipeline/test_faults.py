@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import artifacts
 from pipeline.config import make_config
 from pipeline.console import Console
-from pipeline.study import train_study
-from pipeline.verify import verify_run
+from pipeline.store import artifacts
+from pipeline.workflows.study import train_study
+from pipeline.workflows.verify import verify_run
 
 pytestmark = pytest.mark.integration
 

@@ -6,11 +6,12 @@ import shutil
 import numpy as np
 import pytest
 
-from pipeline import artifacts, saved_models
 from pipeline.config import MODEL_NAMES as ORDER
-from pipeline.evaluate import predict_samples
-from pipeline.images import load_model_input
-from pipeline.verify import verify_run
+from pipeline.data.images import load_model_input
+from pipeline.evaluation.evaluate import predict_samples
+from pipeline.modeling import saved_models
+from pipeline.store import artifacts
+from pipeline.workflows.verify import verify_run
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def _copy_of(run, tmp_path) -> artifacts.Run:
 def test_evaluate_command_reproduces_the_metrics(real_run, shared_data, tmp_path):
     """Re-scoring from the photos gives what training recorded, including the predictions
     the MobileNetV2s computed from cached activations."""
-    from pipeline.rescore import evaluate_run
+    from pipeline.workflows.rescore import evaluate_run
 
     copy = _copy_of(real_run, tmp_path)
     names = copy.model_names()
@@ -128,7 +129,7 @@ def test_stored_logits_are_the_pre_sigmoid_values(real_run):
 
 def test_evaluate_refuses_photos_that_differ_from_the_run(real_run, shared_data, tmp_path):
     from pipeline.errors import PipelineError
-    from pipeline.rescore import evaluate_run
+    from pipeline.workflows.rescore import evaluate_run
 
     copy = _copy_of(real_run, tmp_path)
     photos = tmp_path / "photos"
@@ -166,7 +167,7 @@ def test_verify_passes_and_names_each_tampered_file(real_run, tmp_path, capsys):
 
 def test_predict_samples_is_order_preserving(real_run, shared_data):
     model = saved_models.load(real_run.model_path("cnn3"))
-    from pipeline.dataset import Sample
+    from pipeline.data.dataset import Sample
 
     split = real_run.split()
     samples = [Sample(p, int(y)) for p, y in split[["path", "label"]].values[:5]]
@@ -178,7 +179,7 @@ def test_predict_samples_is_order_preserving(real_run, shared_data):
 def test_saved_cnns_average_each_photo_with_its_mirror(real_run, shared_data):
     """The flip averaging is in the saved file: the stored answer for a real photo is the
     same for the photo mirrored, and the run says so."""
-    from pipeline import flip_views
+    from pipeline.modeling import flip_views
 
     split = real_run.split()
     paths = split[split.split == "val"].path.values[:4]

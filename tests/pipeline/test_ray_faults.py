@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import artifacts
-from pipeline.rescore import evaluate_run
-from pipeline.verify import verify_run
+from pipeline.store import artifacts
+from pipeline.workflows.rescore import evaluate_run
+from pipeline.workflows.verify import verify_run
 from tests.raycluster import find_below, stop_session, two_node_cluster
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import registry
 from pipeline.config import make_config
-from pipeline.study import plan_models
+from pipeline.workflows.study import plan_models
 
 
 def test_every_model_is_defined_once_with_what_the_pipeline_and_dashboard_need():

@@ -1,0 +1,363 @@
+"""Photo-level work as Ray Data batch inference: decoding into the pixel cache,
+MobileNetV2 feature and activation extraction, scoring saved models, Grad-CAM.
+
+Each job is `map_batches` over the photos with a pool of actors; an actor loads
+its model once and writes its rows into the same content-keyed cache stores
+the in-process path uses (`pipeline.store.cache`), one shard per batch. A killed
+actor is restarted by Ray Data and its batch run again; a batch whose shard
+was already written is simply written twice (the rows are identical). So
+after any interruption the next run computes only the photos still missing.
+
+Only photos the cache does not hold are sent to the cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.data.dataset import Sample
+from pipeline.distributed.cluster import Cluster, remote_args
+
+# Photos per map_batches batch (one cache shard each). Large enough that an
+# actor call is dominated by the model, small enough to spread over workers.
+PHOTOS_PER_BATCH = 64
+GRADCAM_PER_BATCH = 8
+
+
+def _pool(cluster: Cluster, workers: int | None, model: bool) -> tuple[int, dict]:
+    """How many actors at most (`workers` caps it), and what each asks for: one GPU each
+    when a model runs in it and there are GPUs, else one CPU each."""
+    if model and cluster.gpus:
+        most, args = cluster.gpus, remote_args(1, gpus=1)
+    else:
+        most, args = cluster.cpus, remote_args(1)
+    return max(1, min(most, workers or most)), args
+
+
+def _map_photos(
+    cluster: Cluster,
+    rows: list[dict],
+    actor: type,
+    kwargs: dict,
+    per_batch: int,
+    progress: Callable[[int], None] | None,
+    workers: int | None = None,
+) -> Iterator[dict]:
+    """Run `actor` over `rows` on the cluster; yields its output batches as they finish."""
+    import ray.data
+
+    from pipeline.errors import PipelineError
+
+    if not rows:
+        return
+    most, args = _pool(cluster, workers, model=actor is not PixelWriter)
+    blocks = max(1, math.ceil(len(rows) / per_batch))
+    ds = ray.data.from_items(rows, override_num_blocks=min(blocks, 200))
+    ds = ds.map_batches(
+        actor,
+        fn_constructor_kwargs=kwargs,
+        batch_size=per_batch,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(most, blocks)),
+        **args,
+    )
+    try:
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            if progress is not None:
+                progress(len(batch["done"]))
+            yield batch
+    except ray.exceptions.RayError as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+        raise PipelineError(
+            f"{actor.__name__} on the Ray cluster failed: {first}. Photos finished so far "
+            "are cached; run the same command again to resume"
+        ) from None
+
+
+def _done(n: int, start: float) -> dict:
+    """An actor's answer for a batch of `n` photos: one row each, with its share of the
+    batch's compute seconds (what `bench-ray` sums into a per-worker rate)."""
+    seconds = (time.perf_counter() - start) / max(n, 1)
+    return {"done": np.ones(n, np.int8), "seconds": np.full(n, seconds)}
+
+
+def _located(root: str, path: str) -> str:
+    """An absolute path: workers on other nodes do not share this process's directory."""
+    return os.path.abspath(os.path.join(root, path))
+
+
+def _rows(root: str, samples: list[Sample], missing: set[str]) -> list[dict]:
+    """One row per wanted content hash (a photo present twice is computed once)."""
+    rows: dict[str, dict] = {}
+    for sample in samples:
+        if sample.sha256 in missing and sample.sha256 not in rows:
+            rows[sample.sha256] = {"sha256": sample.sha256, "path": _located(root, sample.path)}
+    return list(rows.values())
+
+
+def _count(batches, busy: list[float] | None) -> int:
+    done = 0
+    for batch in batches:
+        done += len(batch["done"])
+        if busy is not None:
+            busy.append(float(batch["seconds"].sum()))
+    return done
+
+
+# --- decoded pixels (the small CNNs' cache) -----------------------------------------
+
+
+class PixelWriter:
+    """Decodes photos with the shared loader into the pixel cache (or, with
+    `resize="tensorflow"`, into the cache of the view resized the TensorFlow way)."""
+
+    def __init__(self, cache_root: str, input_size: int, resize: str = "pillow"):
+        from pipeline.devices import apply_thread_cap
+        from pipeline.modeling.features import pixel_store
+
+        apply_thread_cap()
+        self.store = pixel_store(Path(cache_root), input_size, resize)
+        self.size, self.resize = (input_size, input_size), resize
+
+    def _pixels(self, path: str) -> np.ndarray:
+        from pipeline.data.images import load_model_input, load_resized_like_tensorflow
+
+        if self.resize == "tensorflow":
+            return load_resized_like_tensorflow(path, self.size)
+        return load_model_input(path, self.size)
+
+    def __call__(self, batch: dict) -> dict:
+        start = time.perf_counter()
+        images = np.stack([self._pixels(str(p)) for p in batch["path"]])
+        writer = self.store.writer()
+        writer.add([str(k) for k in batch["sha256"]], image=images)
+        writer.flush()
+        return _done(len(images), start)
+
+
+def fill_pixels(
+    cluster: Cluster,
+    cache_root: Path,
+    root: str,
+    samples: list[Sample],
+    input_size: int,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    busy: list[float] | None = None,
+    resize: str = "pillow",
+) -> int:
+    """Decode into the pixel cache (of `resize`'s view) every photo it lacks; returns how
+    many were decoded.
+
+    `busy`, when given, receives each batch's compute seconds on its worker."""
+    from pipeline.modeling.features import pixel_store
+
+    store = pixel_store(cache_root, input_size, resize)
+    rows = _rows(root, samples, set(store.missing(s.sha256 for s in samples)))
+    kwargs = {"cache_root": os.path.abspath(cache_root), "input_size": input_size}
+    kwargs["resize"] = resize
+    batches = _map_photos(cluster, rows, PixelWriter, kwargs, PHOTOS_PER_BATCH, progress, workers)
+    return _count(batches, busy)
+
+
+# --- MobileNetV2 pooled features and cut activations --------------------------------
+
+
+class FeatureWriter:
+    """Runs photos (one view) through the frozen MobileNetV2 into the feature stores."""
+
+    def __init__(
+        self,
+        cache_root: str,
+        weights,
+        input_size: int,
+        finetune_layers: int | None,
+        view: str,
+        batch: int,
+    ):
+        from pipeline import devices
+        from pipeline.modeling import features, models, train
+
+        devices.apply_thread_cap()
+        model = models.build_mobilenetv2(input_size, weights)
+        cut = train.cut_layer_name(model, finetune_layers) if finetune_layers else None
+        self.ext = features.extractor(model, cut)
+        self.stores = features.feature_stores(
+            Path(cache_root), self.ext, weights.sha256, input_size, cut, view
+        )
+        self.size, self.mirror = (input_size, input_size), view == "mirrored"
+        self.batch = batch
+
+    def __call__(self, batch: dict) -> dict:
+        from pipeline.data.images import load_model_input
+
+        start = time.perf_counter()
+        images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
+        if self.mirror:
+            images = images[:, :, ::-1, :]
+        images = images.astype(np.float32)
+        outputs: dict[str, list] = {name: [] for name in self.stores}
+        for first in range(0, len(images), self.batch):
+            out = self.ext.predict_on_batch(images[first : first + self.batch])
+            out = out if isinstance(out, (list, tuple)) else [out]
+            for name, value in zip(self.stores, out, strict=True):
+                outputs[name].append(np.asarray(value))
+        keys = [str(k) for k in batch["sha256"]]
+        for name, store in self.stores.items():
+            writer = store.writer()
+            writer.add(keys, **{name: np.concatenate(outputs[name])})
+            writer.flush()
+        return _done(len(images), start)
+
+
+def fill_features(
+    cluster: Cluster,
+    cache_root: Path,
+    root: str,
+    jobs: list[tuple[list[Sample], str]],
+    weights,
+    input_size: int,
+    finetune_layers: int | None,
+    inference_batch: int,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    busy: list[float] | None = None,
+) -> int:
+    """Extract every (samples, view) of `jobs` the feature stores lack; returns how many
+    photo passes were computed. `finetune_layers` also caches the cut activations;
+    `busy` receives each batch's compute seconds on its worker."""
+    import keras
+
+    from pipeline.modeling import features, models, train
+
+    model = models.build_mobilenetv2(input_size, weights)
+    cut = train.cut_layer_name(model, finetune_layers) if finetune_layers else None
+    ext = features.extractor(model, cut)
+    keras.backend.clear_session()  # the driver needed only the stores' names and shapes
+    done = 0
+    for samples, view in jobs:
+        stores = features.feature_stores(cache_root, ext, weights.sha256, input_size, cut, view)
+        missing = set().union(*(set(s.missing(x.sha256 for x in samples)) for s in stores.values()))
+        rows = _rows(root, samples, missing)
+        kwargs = {
+            "cache_root": os.path.abspath(cache_root),
+            "weights": weights,
+            "input_size": input_size,
+            "finetune_layers": finetune_layers,
+            "view": view,
+            "batch": inference_batch,
+        }
+        batches = _map_photos(
+            cluster, rows, FeatureWriter, kwargs, PHOTOS_PER_BATCH, progress, workers
+        )
+        done += _count(batches, busy)
+    return done
+
+
+# --- scoring a saved model ------------------------------------------------------------
+
+
+class Scorer:
+    """(P(positive), logit) of photos through a saved model, loaded once per actor."""
+
+    def __init__(self, model_path: str, batch: int):
+        from pipeline.devices import apply_thread_cap
+        from pipeline.modeling import saved_models
+
+        apply_thread_cap()
+        self.model = saved_models.load(model_path)
+        self.size = tuple(self.model.input_shape[1:3])
+        self.batch = batch
+
+    def __call__(self, batch: dict) -> dict:
+        from pipeline.data.images import load_model_input
+        from pipeline.evaluation.evaluate import score_batches
+
+        images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
+        images = images.astype(np.float32)
+        chunks = (images[i : i + self.batch] for i in range(0, len(images), self.batch))
+        p, logit = score_batches(self.model, chunks)
+        return {"row": batch["row"], "p": p, "logit": logit, "done": np.ones(len(p), np.int8)}
+
+
+def score(
+    cluster: Cluster,
+    model_path: Path,
+    root: str,
+    samples: list[Sample],
+    inference_batch: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(P(positive), logit) of each sample, in order, scored on the cluster."""
+    rows = [{"row": i, "path": _located(root, s.path)} for i, s in enumerate(samples)]
+    p = np.zeros(len(rows), np.float32)
+    logit = np.zeros(len(rows), np.float32)
+    kwargs = {"model_path": os.path.abspath(model_path), "batch": inference_batch}
+    for batch in _map_photos(cluster, rows, Scorer, kwargs, PHOTOS_PER_BATCH, progress):
+        p[batch["row"]] = batch["p"]
+        logit[batch["row"]] = batch["logit"]
+    return p, logit
+
+
+# --- Grad-CAM ---------------------------------------------------------------------
+
+
+class Explainer:
+    """A saved model's input pixels and Grad-CAM maps (dog, cat) for photos."""
+
+    def __init__(self, model_path: str):
+        from pipeline.devices import apply_thread_cap
+        from pipeline.modeling import saved_models
+
+        apply_thread_cap()
+        self.model = saved_models.load(model_path)
+        self.size = tuple(self.model.input_shape[1:3])
+
+    def __call__(self, batch: dict) -> dict:
+        from pipeline.data.images import load_rgb, resize_for_model
+        from pipeline.evaluation import gradcam
+
+        paths = [str(p) for p in batch["path"]]
+        images = np.stack([resize_for_model(load_rgb(p).image, self.size) for p in paths])
+        out = {"row": batch["row"], "image": images, "done": np.ones(len(images), np.int8)}
+        if not gradcam.explainable(self.model):
+            return out
+        maps = gradcam.gradcam_pair(self.model, images.astype(np.float32))
+        return out | {f"map_{target}": heat.astype(np.float16) for target, heat in maps.items()}
+
+
+def explain(
+    cluster: Cluster,
+    model_paths: dict[str, Path],
+    photos: dict[str, str],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """model -> path -> {"image", "positive", "negative"} for readable `photos` (relative
+    path -> absolute path); the models' jobs run side by side. A model Grad-CAM cannot
+    explain gives only "image"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = list(photos)
+    rows = [{"row": i, "path": photos[p]} for i, p in enumerate(paths)]
+
+    def one(model_path: Path) -> dict[str, dict[str, np.ndarray]]:
+        result: dict[str, dict[str, np.ndarray]] = {}
+        kwargs = {"model_path": os.path.abspath(model_path)}
+        for batch in _map_photos(cluster, rows, Explainer, kwargs, GRADCAM_PER_BATCH, None):
+            for j, row in enumerate(batch["row"]):
+                named = {"image": batch["image"][j]}
+                named |= {k[4:]: batch[k][j] for k in batch if k.startswith("map_")}
+                result[paths[int(row)]] = named
+        if progress is not None:
+            progress(1)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, len(model_paths))) as pool:
+        futures = {name: pool.submit(one, path) for name, path in model_paths.items()}
+        return {name: future.result() for name, future in futures.items()}

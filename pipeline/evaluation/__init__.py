@@ -1,0 +1,1 @@
+"""Scoring and analysis: metrics, statistics, calibration, robustness, Grad-CAM, comparisons."""

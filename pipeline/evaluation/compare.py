@@ -1,0 +1,159 @@
+"""`python -m pipeline compare RUN_A RUN_B [RUN_C …]`: is run B better than run A?
+
+A pure function of two run records. For each model in both runs: accuracy with its
+95% interval in each, the difference, how many validation photos the runs share
+(same path and same content), and a paired McNemar test on those shared photos;
+when they share none, an unpaired two-proportion test with a warning. Then only
+the settings that differ, and the photos added, removed, edited or excluded.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from pipeline.data.fingerprint import photo_changes
+from pipeline.evaluation import stats
+from pipeline.store import artifacts
+
+# Settings that say where things are, not what was trained: listed, not a difference.
+WHERE = ("out_dir", "data_dir")
+
+
+def _correct(run: artifacts.Run, name: str) -> pd.DataFrame:
+    frame = run.predictions(name)[["path", "label", "predicted"]]
+    split = run.split()
+    if "sha256" in split.columns:  # identify photos by content where the run records it
+        frame = frame.merge(split[["path", "sha256"]], on="path", how="left")
+    return frame.assign(correct=frame.label == frame.predicted)
+
+
+def _accuracy(frame: pd.DataFrame) -> dict:
+    k, n = int(frame.correct.sum()), len(frame)
+    return {"accuracy": k / n if n else None, "ci95": list(stats.wilson_interval(k, n)), "n": n}
+
+
+def compare_model(a: artifacts.Run, b: artifacts.Run, name: str) -> dict:
+    """Accuracy of `name` in both runs, and whether the difference is real."""
+    left, right = _correct(a, name), _correct(b, name)
+    keys = ["path", "sha256"] if "sha256" in left and "sha256" in right else ["path"]
+    shared = left.merge(right, on=keys, suffixes=("_a", "_b"))
+    row = {"model": name, "a": _accuracy(left), "b": _accuracy(right), "shared_photos": len(shared)}
+    row["difference"] = row["b"]["accuracy"] - row["a"]["accuracy"]
+    if len(shared):
+        test = stats.mcnemar(shared.correct_a.to_numpy(), shared.correct_b.to_numpy())
+        row["test"] = {
+            "method": f"McNemar ({test.method}) on {len(shared):,} shared photos",
+            "a_only": test.a_only,
+            "b_only": test.b_only,
+            "p_value": test.p_value,
+        }
+    else:
+        z, p = stats.two_proportion_test(
+            int(left.correct.sum()), len(left), int(right.correct.sum()), len(right)
+        )
+        row["test"] = {"method": "two-proportion z-test (unpaired)", "z": z, "p_value": p}
+        row["warning"] = "the runs share no validation photo: only an unpaired test applies"
+    row["significant"] = bool(row["test"]["p_value"] < 0.05)
+    return row
+
+
+def config_differences(a: artifacts.Run, b: artifacts.Run) -> dict[str, list]:
+    ca, cb = a.manifest.get("config", {}), b.manifest.get("config", {})
+    return {
+        key: [ca.get(key), cb.get(key)]
+        for key in sorted(set(ca) | set(cb))
+        if ca.get(key) != cb.get(key) and key not in WHERE
+    }
+
+
+def data_differences(a: artifacts.Run, b: artifacts.Run) -> dict:
+    changes = photo_changes(a.split(), b.split())
+    excluded_a = set(a.manifest["dataset"].get("excluded", []))
+    excluded_b = set(b.manifest["dataset"].get("excluded", []))
+    return {
+        "added": changes.added,
+        "removed": changes.removed,
+        "edited": changes.changed,
+        "relabelled": changes.relabelled,
+        "newly_excluded": sorted(excluded_b - excluded_a),
+        "no_longer_excluded": sorted(excluded_a - excluded_b),
+        "summary": changes.summary(),
+    }
+
+
+def compare_runs(a: artifacts.Run, b: artifacts.Run) -> dict:
+    """Everything that differs between run `a` and run `b` (a plain dict, JSON-ready)."""
+    names = [n for n in a.model_names() if n in b.model_names()]
+    return {
+        "a": a.run_id,
+        "b": b.run_id,
+        "models": [compare_model(a, b, n) for n in names],
+        "only_in_a": [n for n in a.model_names() if n not in names],
+        "only_in_b": [n for n in b.model_names() if n not in names],
+        "config": config_differences(a, b),
+        "data": data_differences(a, b),
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def as_table(result: dict) -> str:
+    """The comparison as plain text, one block per pair of runs."""
+    lines = [f"A = {result['a']}", f"B = {result['b']}", ""]
+    header = f"{'model':<24}{'A':>9}{'B':>9}{'B-A (pts)':>11}{'shared':>8}  test"
+    lines += [header, "-" * len(header)]
+    for row in result["models"]:
+        test = row["test"]
+        verdict = "significant" if row["significant"] else "not significant"
+        lines.append(
+            f"{row['model']:<24}{_pct(row['a']['accuracy']):>9}{_pct(row['b']['accuracy']):>9}"
+            f"{row['difference'] * 100:>+11.2f}{row['shared_photos']:>8,}  "
+            f"p = {test['p_value']:.3g} ({verdict}; {test['method']})"
+        )
+        if "warning" in row:
+            lines.append(f"{'':<24}warning: {row['warning']}")
+    for side in ("a", "b"):
+        if result[f"only_in_{side}"]:
+            lines.append(f"only in {side.upper()}: {', '.join(result[f'only_in_{side}'])}")
+    lines += ["", "settings that differ (A -> B):"]
+    lines += [f"  {k}: {va!r} -> {vb!r}" for k, (va, vb) in result["config"].items()] or ["  none"]
+    data = result["data"]
+    lines += ["", f"photos: {data['summary']}"]
+    for key in ("removed", "added", "edited", "relabelled", "newly_excluded", "no_longer_excluded"):
+        if data[key]:
+            shown = ", ".join(data[key][:8]) + (" …" if len(data[key]) > 8 else "")
+            lines.append(f"  {key.replace('_', ' ')} ({len(data[key])}): {shown}")
+    return "\n".join(lines)
+
+
+def render(results: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(results if len(results) > 1 else results[0], indent=2, default=_plain)
+    return "\n\n".join(as_table(r) for r in results)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def fixed_and_broken(a: artifacts.Run, b: artifacts.Run, name: str) -> pd.DataFrame:
+    """Shared validation photos that run B gets right and A wrong ("fixed") or the
+    reverse ("broke"), with both runs' P(positive)."""
+    left, right = a.predictions(name), b.predictions(name)
+    both = left.merge(right, on=["path", "label"], suffixes=("_a", "_b"))
+    right_a = both.predicted_a == both.label
+    right_b = both.predicted_b == both.label
+    both["change"] = np.where(
+        right_b & ~right_a, "fixed", np.where(right_a & ~right_b, "broke", "")
+    )
+    changed = both[both.change != ""]
+    return changed[["path", "label", "change", "p_dog_a", "p_dog_b"]].sort_values(
+        ["change", "path"]
+    )

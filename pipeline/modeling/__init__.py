@@ -1,0 +1,1 @@
+"""Models: builders, training, saved models, backbone weights, users' own models."""

@@ -1,0 +1,1 @@
+"""What a run keeps: the artifacts contract, manifests, runs, locks, caches, checkpoints."""

@@ -1,0 +1,1 @@
+"""The commands' work: a study, rescoring, sweeps, verify, benchmarks."""

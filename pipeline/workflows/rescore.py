@@ -1,0 +1,222 @@
+"""Re-score and re-analyse a finished run without retraining (`evaluate`, `analyze`)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipeline.console import Console
+from pipeline.errors import PipelineError, plain_os_errors
+from pipeline.store import artifacts
+from pipeline.store.lock import WriterLock
+from pipeline.store.manifest import record_files
+
+
+def _artifacts_dir(run: artifacts.Run) -> Path:
+    return run.path.parent.parent
+
+
+def _photos_root(run: artifacts.Run, data_dir: str | None) -> str:
+    root = data_dir or run.manifest["dataset"]["root"]
+    if not Path(root).is_dir():
+        raise PipelineError(f"the run's photos are not at {root}; pass --data-dir")
+    return root
+
+
+def changed_photos(root: str, split) -> list[str]:
+    """Validation photos whose content is not what the run recorded (or that are gone)."""
+    if "sha256" not in split.columns:
+        return []
+    changed = []
+    for path, digest in split[split.split == "val"][["path", "sha256"]].values:
+        try:
+            actual = hashlib.sha256((Path(root) / path).read_bytes()).hexdigest()
+        except OSError:
+            actual = None
+        if actual != digest:
+            changed.append(path)
+    return changed
+
+
+def evaluate_run(
+    run: artifacts.Run,
+    data_dir: str | None = None,
+    log: Console | None = None,
+    wait: bool = True,
+    cluster=None,
+) -> dict:
+    """Re-score every model of a run on its recorded validation photos; returns name -> metrics.
+
+    Refuses when a validation photo's content differs from what the run recorded:
+    the scores would describe other photos than the run's.
+    """
+    log = log or Console()
+    with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "evaluate", wait):
+        return _evaluate(run, _photos_root(run, data_dir), log, cluster)
+
+
+def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
+    """Every model's predictions from the photos: here, or photo batches on Ray's actors."""
+    from pipeline.data.dataset import Sample
+    from pipeline.evaluation import evaluate
+    from pipeline.modeling import saved_models
+
+    split = run.split()
+    changed = changed_photos(root, split)
+    if changed:
+        shown = ", ".join(changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise PipelineError(
+            f"{len(changed)} validation photo(s) under {root} differ from the ones run "
+            f"{run.run_id} was scored on ({shown}); point --data-dir at the original photos"
+        )
+    val = [Sample(p, int(y)) for p, y in split[split.split == "val"][["path", "label"]].values]
+    results = {}
+    batch = run.manifest["config"].get("inference_batch_size", 16)
+    for record in run.model_records():
+        name = record["name"]
+        model = saved_models.load(run.model_path(name))
+        log(f"{name}: evaluating on {len(val):,} validation photos")
+        progress = log.counter(f"{name}: photos scored", len(val))
+        scored = None
+        if cluster is not None:
+            from pipeline.distributed import ray_photos
+
+            scored = ray_photos.score(cluster, run.model_path(name), root, val, batch, progress)
+        scores = evaluate.evaluate_into(
+            run.model_dir(name),
+            model,
+            root,
+            val,
+            run.class_names,
+            batch,
+            run.path / artifacts.THUMBS,
+            scored,
+            progress,
+        )
+        record["metrics"] = scores
+        results[name] = scores
+        log(f"{name}: val accuracy {scores['accuracy']:.2%}, AUC {scores['roc_auc']:.4f}")
+    artifacts.write_json(run.path / artifacts.MANIFEST, run.manifest)
+    analyze_unlocked(run, root, log, cluster)
+    return results
+
+
+def analyze_run(
+    run: artifacts.Run,
+    data_dir: str | None = None,
+    log: Console | None = None,
+    wait: bool = True,
+    cluster=None,
+    robustness: bool = False,
+    resize_gap: bool = False,
+) -> dict:
+    """Store the run's comparison analysis, and Grad-CAM maps when its photos are at hand
+    (computed on a Ray `cluster` when given); `robustness` adds accuracy under corruptions,
+    `resize_gap` each model's answers on every validation photo resized TensorFlow's way."""
+    log = log or Console()
+    with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "analyze", wait):
+        return analyze_unlocked(run, data_dir, log, cluster, robustness, resize_gap)
+
+
+def analyze_unlocked(
+    run: artifacts.Run,
+    data_dir: str | None,
+    log: Console,
+    cluster=None,
+    robustness: bool = False,
+    resize_gap: bool = False,
+) -> dict:
+    """`analyze_run` for a caller that already holds the writer lock.
+
+    Always: significance, calibration, curves, suspects, and each model's latency
+    timed with repeats. With the photos at hand: Grad-CAM maps, and with
+    `robustness`, accuracy under corruptions (`pipeline.evaluation.robustness`).
+    """
+    from pipeline.evaluation import analysis, latency
+    from pipeline.modeling import saved_models
+
+    names = run.model_names()
+    if not names:
+        raise PipelineError(f"run {run.run_id} has no trained model to analyse")
+    loaded = {n: saved_models.load(run.model_path(n)) for n in names}
+    timings = latency.measure(loaded, progress=log.counter("latency: rounds", latency.ROUNDS))
+    result = analysis.analyze(run, timings)
+    for row in result["mcnemar"]:
+        log("  " + row["verdict"])
+    log(
+        f"  {result['suspects']['count']} photo(s) every model confidently puts in the other "
+        f"class: {run.path / artifacts.SUSPECTS}"
+    )
+    root = data_dir or run.manifest["dataset"]["root"]
+    if Path(root).is_dir():
+        progress = log.counter("Grad-CAM: models done", len(names))
+        count = analysis.explain_photos(
+            run, root, analysis.photos_to_explain(run), None if cluster else loaded, progress,
+            cluster,
+        )  # fmt: skip
+        log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
+        if robustness:
+            _robustness(run, root, loaded, log)
+        if resize_gap:
+            _resize_gap(run, root, loaded, log)
+    else:
+        log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")
+    _say_resize_gaps(run, log)
+    if run.manifest.get("schema_version", 1) >= 2:
+        record_files(run)
+    return result
+
+
+def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
+    from pipeline.evaluation.robustness import DEFAULT_PHOTOS, conditions
+    from pipeline.evaluation.robustness_eval import evaluate_robustness
+
+    config = run.manifest.get("config", {})
+    n = int(config.get("robustness_photos") or DEFAULT_PHOTOS)  # asked for: never none
+    log(f"Robustness: {len(loaded)} model(s) x {len(conditions())} conditions on {n} photos")
+    try:
+        result = evaluate_robustness(
+            run,
+            root,
+            loaded,
+            n,
+            int(config.get("inference_batch_size", 16)),
+            log.counter("robustness: models done", len(loaded)),
+        )
+    except ValueError as err:
+        raise PipelineError(f"robustness analysis: {err}") from None
+    log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.ROBUSTNESS}")
+
+
+def _resize_gap(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
+    from pipeline.evaluation.robustness_eval import resize_gap_all
+
+    n = int((run.split().split == "val").sum())
+    log(f"Resize gap: {len(loaded)} model(s) on all {n:,} validation photos")
+    batch = int(run.manifest.get("config", {}).get("inference_batch_size", 16))
+    progress = log.counter("resize gap: models done", len(loaded))
+    result = resize_gap_all(run, root, loaded, batch, progress)
+    log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.RESIZE_GAP}")
+
+
+def _say_resize_gaps(run: artifacts.Run, log: Console) -> None:
+    from pipeline.evaluation.robustness_eval import resize_gaps
+
+    every = run.resize_gap()
+    if every:
+        for name, gap in every["models"].items():
+            log(
+                f"  {name}: {gap['points']:+.2f} points with the loader's resize against "
+                f"TensorFlow's default on all {gap['photos']:,} validation photos "
+                f"({gap['changed']} answers differ, McNemar p = {gap['p_value']:.3g})"
+            )
+        return
+    found = run.robustness()
+    if not found:
+        return
+    for name, gap in resize_gaps(found).items():
+        log(
+            f"  {name}: {gap['points']:+.1f} points with the loader's resize against "
+            f"TensorFlow's default (bilinear, no antialias); {gap['changed']} of "
+            f"{gap['photos']} answers differ"
+        )

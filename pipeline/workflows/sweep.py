@@ -1,0 +1,197 @@
+"""`python -m pipeline sweep --set KEY=V1,V2 …`: a grid of settings, run as ordinary runs.
+
+Each point of the grid is an ordinary run (resumable, sharing the caches), trained one
+after another, or side by side as Ray tasks with `--ray`; the sweep record under
+`artifacts/sweeps/<id>.json` lists the settings and, as they finish, the runs. The
+same command again resumes an interrupted sweep: each of its runs resumes or is found
+complete by its identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+from pipeline.config import RunConfig, validate
+from pipeline.console import Console
+from pipeline.distributed.cluster import Cluster
+from pipeline.errors import PipelineError
+from pipeline.store import artifacts
+from pipeline.store.lock import WriterLock
+
+SWEEPS = "sweeps"
+NOT_SWEPT = ("out_dir", "data_dir", "profile", "external", "models")
+
+
+def _cast(key: str, text: str, default):
+    if isinstance(default, bool):
+        return text.lower() in ("1", "true", "yes")
+    for kind in (type(default),) if default is not None else (int, float, str):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    raise PipelineError(f"--set {key}: {text!r} is not a {type(default).__name__}")
+
+
+def parse_grid(settings: list[str], base: RunConfig) -> dict[str, list]:
+    """`KEY=V1,V2` values of --set, cast to each setting's type."""
+    fields = {f.name for f in dataclasses.fields(RunConfig)} - set(NOT_SWEPT)
+    grid: dict[str, list] = {}
+    for item in settings:
+        key, sep, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not values:
+            raise PipelineError(f"--set takes KEY=V1,V2,…, not {item!r}")
+        if key not in fields:
+            raise PipelineError(f"--set {key}: not a setting a sweep can vary ({sorted(fields)})")
+        grid[key] = [_cast(key, v.strip(), getattr(base, key)) for v in values.split(",")]
+    if not grid:
+        raise PipelineError("a sweep needs at least one --set KEY=V1,V2")
+    return grid
+
+
+def points(base: RunConfig, grid: dict[str, list]) -> list[tuple[dict, RunConfig]]:
+    """Every combination of the grid as (its values, the run's config), each validated."""
+    found = []
+    for combo in itertools.product(*grid.values()):
+        values = dict(zip(grid, combo, strict=True))
+        config = base.replace(**values)
+        try:
+            validate(config)
+        except ValueError as err:
+            raise PipelineError(f"sweep point {values}: {err}") from None
+        found.append((values, config))
+    return found
+
+
+def sweep_id(base: RunConfig, grid: dict[str, list]) -> str:
+    blob = json.dumps([base.fingerprint(), grid], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def run_sweep(
+    base: RunConfig,
+    grid: dict[str, list],
+    log: Console | None = None,
+    cluster: Cluster | None = None,
+    wait: bool = True,
+) -> dict:
+    """Train every point of the grid as an ordinary run; returns the sweep record.
+
+    In-process the runs train one after another. On a Ray `cluster` they are tasks
+    spread over its nodes, the sweep holding the artifacts folder's lock for them.
+    """
+    log = log or Console()
+    plan = points(base, grid)
+    record_file = Path(base.out_dir) / SWEEPS / f"{sweep_id(base, grid)}.json"
+    record = {
+        "sweep_id": record_file.stem,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "grid": grid,
+        "base": base.to_dict(),
+        "runs": [],
+    }
+    done = _finished_points(record_file, Path(base.out_dir))
+    record["runs"] = list(done.values())
+    log(f"Sweep {record['sweep_id']}: {len(plan)} run(s) over {', '.join(grid)}")
+    todo = []
+    for number, (values, config) in enumerate(plan, 1):
+        if _key(values) in done:
+            log(f"sweep run {number}/{len(plan)}: {values} already done")
+        else:
+            todo.append((number, values, config))
+
+    def finished(values: dict, run_id: str) -> None:
+        record["runs"].append({"values": values, "run_id": run_id})
+        artifacts.write_json(record_file, record)
+
+    if cluster is None:
+        _run_here(todo, len(plan), log, finished, wait)
+    else:
+        with WriterLock(Path(base.out_dir), "sweep", wait, log):
+            _run_on_ray(cluster, todo, len(plan), log, finished)
+    log(f"Sweep complete: {record_file}")
+    return record
+
+
+def _run_here(todo, total: int, log: Console, finished, wait: bool) -> None:
+    from pipeline.workflows.study import train_study
+
+    for number, values, config in todo:
+        log(f"sweep run {number}/{total}: {values}")
+        finished(values, train_study(config, log, wait=wait).run_id)
+
+
+def _sweep_task(config: RunConfig) -> str:
+    """Runs on a Ray worker: one run of the sweep, in-process there."""
+    from pipeline.devices import apply_thread_cap
+    from pipeline.workflows.study import train_study_unlocked
+
+    apply_thread_cap()
+    return train_study_unlocked(config, Console()).run_id
+
+
+def _run_on_ray(cluster: Cluster, todo, total: int, log: Console, finished) -> None:
+    import ray
+
+    from pipeline.distributed.cluster import TASK_RETRIES, remote_args, unwrap
+
+    task = ray.remote(_sweep_task)
+    pending = {}
+    for number, values, config in todo:
+        log(f"sweep run {number}/{total}: {values} (on the cluster)")
+        options = remote_args(cluster.node_cpus, cluster.node_gpus)
+        ref = task.options(name=f"sweep run {number}", max_retries=TASK_RETRIES, **options)
+        pending[ref.remote(config.absolute())] = (number, values)
+    failed = None
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        number, values = pending.pop(ready[0])
+        try:
+            run_id = ray.get(ready[0])
+        except ray.exceptions.RayError as err:
+            failed = failed or unwrap(err)  # the other runs go on; each is kept when done
+            log(f"sweep run {number}/{total}: {values} failed: {unwrap(err)}")
+            continue
+        log(f"sweep run {number}/{total}: {values} done, run {run_id}")
+        finished(values, run_id)
+    if failed is not None:
+        raise failed
+
+
+def _key(values: dict) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def _finished_points(record_file: Path, out_dir: Path) -> dict[str, dict]:
+    """Points of an earlier, interrupted run of the same sweep whose run is complete."""
+    try:
+        earlier = json.loads(record_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    finished = {}
+    for entry in earlier.get("runs", []):
+        try:
+            run = artifacts.read_run(out_dir / artifacts.RUNS / entry["run_id"])
+        except (artifacts.ArtifactError, KeyError):
+            continue
+        if run.complete:
+            finished[_key(entry["values"])] = entry
+    return finished
+
+
+def list_sweeps(out_dir: Path) -> list[dict]:
+    """Every sweep record under `out_dir`, newest first."""
+    folder = Path(out_dir) / SWEEPS
+    records = []
+    for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            records.append(json.loads(file.read_text()))
+        except (OSError, ValueError):
+            continue
+    return sorted(records, key=lambda r: r.get("created", ""), reverse=True)

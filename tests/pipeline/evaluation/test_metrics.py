@@ -1,0 +1,43 @@
+import math
+
+import numpy as np
+import pytest
+
+from pipeline.evaluation import metrics
+
+
+def test_known_answer_metrics():
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    p = np.array([0.1, 0.6, 0.2, 0.9, 0.8, 0.4, 0.7, 0.55])
+    m = metrics.classification_metrics(labels, p)
+    # predictions: 0 1 0 1 1 0 1 1 -> TP=4 FP=1 FN=1 TN=2
+    assert m["accuracy"] == pytest.approx(6 / 8)
+    assert m["precision"] == pytest.approx(4 / 5)
+    assert m["recall"] == pytest.approx(4 / 5)
+    assert m["f1"] == pytest.approx(0.8)
+    assert m["roc_auc"] == pytest.approx(13 / 15)  # neg 0.6 outranks pos 0.4 and 0.55
+    expected_loss = -np.mean(np.where(labels == 1, np.log(p), np.log(1 - p)))
+    assert m["log_loss"] == pytest.approx(expected_loss)
+    assert metrics.confusion(labels, p) == [[2, 1], [1, 4]]
+
+
+def test_per_class_precision_and_recall():
+    result = metrics.per_class([[2, 1], [1, 4]], ["Cat", "Dog"])
+    assert result["Cat"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": pytest.approx(2 / 3),
+        "support": 3,
+    }
+    assert result["Dog"]["recall"] == pytest.approx(0.8)
+
+
+def test_threshold_moves_predictions():
+    labels, p = np.array([0, 1]), np.array([0.3, 0.6])
+    assert metrics.classification_metrics(labels, p, threshold=0.7)["accuracy"] == 0.5
+    assert metrics.confusion(labels, p, threshold=0.2) == [[0, 1], [0, 1]]
+
+
+def test_single_class_auc_is_nan_not_a_crash():
+    assert math.isnan(
+        metrics.classification_metrics(np.ones(3), np.array([0.2, 0.8, 0.9]))["roc_auc"]
+    )
