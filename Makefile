@@ -67,6 +67,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check pipeline dashboard tests
 	$(BIN)/ruff format --check pipeline dashboard tests
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m pipeline bench --weights $(WEIGHTS)

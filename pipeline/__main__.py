@@ -1,4 +1,8 @@
-"""Command line: `python -m pipeline COMMAND`; `--help` lists the commands."""
+"""Command line: `python -m pipeline COMMAND`; `--help` lists the commands.
+
+Each command imports its workflow inside its handler, so `--help`, `verify --skip-models`,
+`compare` and `cache` start without loading TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.config import DEFAULT_OUT, PROFILES, make_config
+from pipeline.config import DEFAULT_OUT, make_config
 from pipeline.errors import PipelineError
-from pipeline.modeling.precision import PRECISIONS
-from pipeline.registry import MODEL_NAMES
+from pipeline.flags import add_config_flags
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,68 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train, evaluate and record the models")
-    train.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    train.add_argument(
-        "--models",
-        nargs="*",
-        choices=MODEL_NAMES,
-        metavar="MODEL",
-        help=f"subset of {', '.join(MODEL_NAMES)}",
-    )
-    train.add_argument(
-        "--external",
-        action="append",
-        metavar="NAME=PATH.keras",
-        help="also score your own trained Keras model (repeatable; see README for its contract)",
-    )
-    train.add_argument("--data-dir", help="folder with one sub-folder per class")
-    train.add_argument("--weights", help="imagenet (default), a .weights.h5 path, or hub:HANDLE")
-    train.add_argument("--out", dest="out_dir", help=f"artifacts folder (default {DEFAULT_OUT})")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--max-per-class", type=int, help="train on at most N images per class")
-    train.add_argument("--exclude-file", help="file listing relative paths to leave out")
-    train.add_argument("--cnn-epochs", type=int)
-    train.add_argument("--frozen-epochs", type=int)
-    train.add_argument("--finetune-epochs", type=int)
-    train.add_argument("--cnn-input-size", type=int)
-    train.add_argument("--mobilenet-input-size", type=int)
-    train.add_argument("--cnn-width", type=int, help="filters of the CNNs' first conv (32)")
-    train.add_argument(
-        "--cnn-resize-mix",
-        type=float,
-        help="share of CNN training photos shown resized the TensorFlow way (0.5)",
-    )
-    train.add_argument(
-        "--cnn-flip-average",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="CNNs answer with the mean of each photo and its mirror image (on)",
-    )
-    train.add_argument(
-        "--cnn-max-pool",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="CNN heads read each feature's maximum over the photo beside its mean (on)",
-    )
-    train.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help="CNN training arithmetic (auto: bfloat16 where the CPU has it natively)",
-    )
-    train.add_argument("--frozen-mode", choices=["features", "end-to-end"])
-    train.add_argument("--feature-views", type=int, choices=[1, 2])
-    train.add_argument("--val-fraction", type=float, help="share of photos for validation (0.2)")
-    train.add_argument(
-        "--dev-fraction",
-        type=float,
-        help="tune without the validation photos: score on this share of the training "
-        "photos instead, and leave the validation photos out (e.g. 0.15)",
-    )
-    train.add_argument(
-        "--robustness-photos",
-        type=int,
-        help="validation photos scored under every corruption (160; 0 skips it)",
-    )
+    add_config_flags(train)
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
     _no_wait(train)
     _ray(train)
@@ -209,7 +151,7 @@ def _config_from(args, skip: tuple[str, ...]):
         if overrides.get(key) is not None:
             overrides[key] = tuple(overrides[key])
     try:
-        return make_config(args.profile, **overrides)
+        return make_config(args.profile or "full", **overrides)
     except ValueError as err:
         raise PipelineError(str(err)) from None
 
@@ -291,14 +233,15 @@ def artifacts_error():
 
 
 def _dashboard(args) -> int:
+    """The dashboard runs as its own program: the pipeline never imports it."""
     import subprocess
 
-    from dashboard.server import ROOT, streamlit_argv
+    from pipeline.config import PACKAGE_ROOT
 
-    argv = streamlit_argv(ROOT / "dashboard" / "app.py", args.port, args.address)
-    env = dict(os.environ, PETCOMPARE_ARTIFACTS=str(Path(args.out_dir).resolve()))
-    print(f"dashboard of {args.out_dir} on http://{args.address}:{args.port} (Ctrl-C stops it)")
-    return subprocess.call(argv, env=env)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "dashboard", "--out", args.out_dir, "--port", str(args.port)]
+    return subprocess.call([*command, "--address", args.address], env=env)
 
 
 def _cache(args) -> int:

@@ -7,12 +7,10 @@ Importing this module has no side effects.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.modeling.precision import PRECISIONS
+from pipeline.hashing import json_sha256
 from pipeline.registry import MODEL_NAMES
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +20,8 @@ PROJECT_ROOT = PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").is_file() else 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "datasets" / "PetImages"
 LOCAL_DATA = PROJECT_ROOT / "data" / "PetImages"
 DEFAULT_OUT = PROJECT_ROOT / "artifacts"
+# The CNNs' training arithmetic (`pipeline.modeling.precision` settles "auto" per host).
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 
 def default_data_dir() -> Path:
@@ -33,58 +33,76 @@ def default_data_dir() -> Path:
 class RunConfig:
     """Everything needed to rerun a study. Paths are stored as strings."""
 
+    # Default settings to start from: "full" (every photo) or "quick" (a smoke run in minutes).
     profile: str = "full"
+    # Folder with one sub-folder per class.
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
+    # Artifacts folder: runs, caches and the `latest` link.
     out_dir: str = str(DEFAULT_OUT)
+    # Which of the study's models to train.
     models: tuple[str, ...] = MODEL_NAMES
-    # Users' own trained models to score beside them: "NAME=PATH.keras" (modeling.external).
+    # Also score your own trained Keras model, NAME=PATH.keras (repeatable; contract in
+    # `pipeline.modeling.external`).
     external: tuple[str, ...] = ()
-    # "imagenet" (Keras download), a path to a .weights.h5 file, or "hub:HANDLE".
+    # Backbone weights: "imagenet" (the Keras download), a .weights.h5 path, or "hub:HANDLE".
     weights: str = "imagenet"
+    # Seed of the split, the initialisation and the data order.
     seed: int = 1337
+    # Share of the photos kept for validation.
     val_fraction: float = 0.2
-    # Share of the training photos scored instead of the validation photos, to choose
-    # settings without looking at the validation split (0: a normal run).
+    # Tune without the validation photos: score this share of the training photos instead and
+    # leave the validation photos out (e.g. 0.15; 0 is a normal run).
     dev_fraction: float = 0.0
-    # Cap per class (the quick profile trains on a deterministic subset).
+    # Train on at most N photos per class (a deterministic subset; none: every photo).
     max_per_class: int | None = None
+    # File listing relative photo paths to leave out (a suspects CSV works).
     exclude_file: str | None = None
+    # Training batch size.
     batch_size: int = 64
-    # Batch for feature extraction and evaluation only. MobileNetV2 at 224px on
-    # 2 cores: 16 images per call run at ~73 images/s, 64 at ~54 (cache effects).
+    # Batch for feature extraction and evaluation only. MobileNetV2 at 224px on 2 cores: 16
+    # images per call run at ~73 images/s, 64 at ~54 (cache effects).
     inference_batch_size: int = 16
+    # Input size of the CNNs, in pixels.
     cnn_input_size: int = 96
     # Filters of the CNNs' first conv; each later conv doubles them.
     cnn_width: int = 32
+    # Input size of the MobileNetV2s, in pixels.
     mobilenet_input_size: int = 224
-    # Chosen on a dev split carved from the training photos (README, "How the settings were
-    # chosen"): 6e-3 beat 3e-3 by 1.2-1.5 points; 14 epochs with flip averaging is what
-    # fits well inside 1.5x the old cost.
+    # Epochs of each CNN. Chosen on a dev split carved from the training photos
+    # (docs/results.md): 14 epochs with flip averaging fits well inside 1.5x the old cost.
     cnn_epochs: int = 14
+    # Peak learning rate of the CNNs (warm-up, then cosine decay): 6e-3 beat 3e-3 by 1.2-1.5
+    # dev points.
     cnn_learning_rate: float = 6e-3
-    # Share of the CNNs' training photos drawn, afresh each epoch, from a second cache of
-    # the same photos resized the TensorFlow way (bilinear, no antialiasing), so a model
-    # answers the same whichever way a user resizes (see README, "Resize methods").
+    # Share of the CNNs' training photos drawn, afresh each epoch, from a second cache of the
+    # same photos resized the TensorFlow way (bilinear, no antialiasing), so a model answers
+    # the same whichever way a user resizes.
     cnn_resize_mix: float = 0.5
-    # The CNNs answer with the mean logit of each photo and its mirror image, inside the
-    # saved model (`pipeline.modeling.flip_views`): no training cost, twice the inference work.
+    # The CNNs answer with the mean logit of each photo and its mirror image, inside the saved
+    # model (`pipeline.modeling.flip_views`): no training cost, twice the inference work.
     cnn_flip_average: bool = True
     # The CNNs' head reads each last-layer feature's maximum over the photo beside its mean
-    # (global max and average pooling, concatenated). Chosen on the dev split (README).
+    # (global max and average pooling, concatenated). Chosen on the dev split.
     cnn_max_pool: bool = True
-    # The CNNs' training arithmetic: "auto" (bfloat16 mixed precision on CPUs with native
-    # bfloat16, else float32), "float32" or "mixed_bfloat16". A run records what it used.
+    # The CNNs' training arithmetic: "auto" is bfloat16 mixed precision on CPUs with native
+    # bfloat16, else float32. A run records what it used.
     precision: str = "auto"
+    # Epochs of the frozen MobileNetV2's head.
     frozen_epochs: int = 10
+    # Learning rate of the frozen MobileNetV2's head.
     frozen_learning_rate: float = 1e-3
+    # Epochs of fine-tuning, after the frozen epochs.
     finetune_epochs: int = 3
+    # Learning rate of fine-tuning.
     finetune_learning_rate: float = 1e-5
+    # Base layers fine-tuning unfreezes, counted from the top (BatchNorm stays frozen).
     finetune_layers: int = 30
+    # Dropout before every model's output layer.
     dropout: float = 0.3
-    # "features": train the frozen head on cached pooled features (fast);
-    # "end-to-end": push every image through the frozen base every epoch.
+    # How the frozen head trains: "features" on cached pooled features (fast), "end-to-end"
+    # with every photo through the frozen base every epoch (with augmentation).
     frozen_mode: str = "features"
-    # Cached views per training image: 1 = as is, 2 = plus a mirrored copy.
+    # Cached views per training photo: 1 = as is, 2 = plus a mirrored copy.
     feature_views: int = 1
     # Validation photos each model is scored on under every corruption (0: none).
     robustness_photos: int = 160
@@ -116,8 +134,7 @@ class RunConfig:
         data.pop("out_dir")
         data.pop("data_dir")
         data.pop("robustness_photos")
-        blob = json.dumps(data, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:8]
+        return json_sha256(data)[:8]
 
     def absolute(self) -> RunConfig:
         """The same settings with every path absolute: a Ray worker on another node does not
@@ -157,6 +174,16 @@ PROFILES: dict[str, dict] = {
 }
 
 
+# Fields with a closed set of values: the command line offers them, `validate` checks them.
+CHOICES: dict[str, tuple] = {
+    "profile": tuple(sorted(PROFILES)),
+    "models": MODEL_NAMES,
+    "precision": PRECISIONS,
+    "frozen_mode": ("features", "end-to-end"),
+    "feature_views": (1, 2),
+}
+
+
 def make_config(profile: str = "full", **overrides) -> RunConfig:
     """The profile's defaults with `overrides` (None values are ignored) applied."""
     if profile not in PROFILES:
@@ -180,13 +207,13 @@ def validate(config: RunConfig) -> None:
             "leave it out to use every photo"
         )
     if not 0.0 < config.val_fraction < 1.0:
-        raise ValueError("val_fraction must be between 0 and 1")
+        raise ValueError("--val-fraction must be between 0 and 1")
     if not 0.0 <= config.dev_fraction < 1.0:
         raise ValueError("--dev-fraction must be 0 (none) or between 0 and 1")
-    if config.frozen_mode not in ("features", "end-to-end"):
-        raise ValueError("frozen_mode must be 'features' or 'end-to-end'")
-    if config.feature_views not in (1, 2):
-        raise ValueError("feature_views must be 1 or 2")
+    if config.frozen_mode not in CHOICES["frozen_mode"]:
+        raise ValueError("--frozen-mode must be 'features' or 'end-to-end'")
+    if config.feature_views not in CHOICES["feature_views"]:
+        raise ValueError("--feature-views must be 1 or 2")
     if config.cnn_width < 1:
         raise ValueError("--cnn-width must be at least 1")
     if not 0.0 <= config.cnn_resize_mix <= 1.0:

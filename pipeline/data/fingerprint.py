@@ -8,17 +8,17 @@ only when all of it matches.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 import pandas as pd
 
 from pipeline.data.dataset import Dataset
+from pipeline.hashing import json_sha256
+from pipeline.data.images import loader_identity
 
 
 def _digest(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return json_sha256(data)
 
 
 def data_fingerprint(dataset: Dataset) -> str:
@@ -50,7 +50,6 @@ def preprocessing_identity() -> dict:
     import keras
     import tensorflow as tf
 
-    from pipeline.data.images import loader_identity
 
     return loader_identity() | {"tensorflow": tf.__version__, "keras": keras.__version__}
 

@@ -20,6 +20,8 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pipeline
+from pipeline.environment import CODE_VERSION_ENV, git_commit
 from pipeline.errors import PipelineError
 
 LOCAL = "auto"
@@ -99,8 +101,6 @@ def remote_args(cpus: float, gpus: float = 0) -> dict:
 
 
 def _job_runtime_env() -> dict:
-    import pipeline
-    from pipeline.environment import CODE_VERSION_ENV, git_commit
 
     env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     commit = git_commit()

@@ -20,7 +20,12 @@ import numpy as np
 
 from pipeline.config import default_data_dir, make_config
 from pipeline.data.dataset import image_dataset, load_dataset
+from pipeline.distributed import ray_photos
 from pipeline.distributed.cluster import connect
+from pipeline.environment import environment
+from pipeline.modeling import features, models, train
+from pipeline.modeling.weights import resolve_weights
+from pipeline.store.runs import resolve_run
 
 SCALES = (1, 10, 100)
 NODE_COUNTS = (1, 4, 16)
@@ -105,7 +110,6 @@ def timed_job(job, samples) -> dict[str, float]:
 
 
 def _in_process_extraction(weights, samples, root, size: int, batch: int) -> float:
-    from pipeline.modeling import features, models, train
 
     model = models.build_mobilenetv2(size, weights)
     ext = features.extractor(model, train.cut_layer_name(model, 30))
@@ -117,10 +121,6 @@ def _in_process_extraction(weights, samples, root, size: int, batch: int) -> flo
 
 
 def main(args) -> dict:
-    from pipeline.distributed import ray_photos
-    from pipeline.environment import environment
-    from pipeline.modeling.weights import resolve_weights
-    from pipeline.store.runs import resolve_run
 
     run = resolve_run(Path(args.out_dir), args.run) if args.run else None  # fail before timing
     data_dir = args.data_dir or str(default_data_dir())

@@ -21,8 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import devices
 from pipeline.data.dataset import Sample
+from pipeline.data.images import (
+    load_model_input,
+    load_resized_like_tensorflow,
+    load_rgb,
+    resize_for_model,
+)
+from pipeline.devices import apply_thread_cap
 from pipeline.distributed.cluster import Cluster, remote_args
+from pipeline.errors import PipelineError
+from pipeline.evaluation import gradcam
+from pipeline.modeling import features, models, saved_models, train
+from pipeline.modeling.features import pixel_store
+from pipeline.modeling.predict import score_batches
 
 # Photos per map_batches batch (one cache shard each). Large enough that an
 # actor call is dominated by the model, small enough to spread over workers.
@@ -51,8 +64,6 @@ def _map_photos(
 ) -> Iterator[dict]:
     """Run `actor` over `rows` on the cluster; yields its output batches as they finish."""
     import ray.data
-
-    from pipeline.errors import PipelineError
 
     if not rows:
         return
@@ -118,15 +129,12 @@ class PixelWriter:
     `resize="tensorflow"`, into the cache of the view resized the TensorFlow way)."""
 
     def __init__(self, cache_root: str, input_size: int, resize: str = "pillow"):
-        from pipeline.devices import apply_thread_cap
-        from pipeline.modeling.features import pixel_store
 
         apply_thread_cap()
         self.store = pixel_store(Path(cache_root), input_size, resize)
         self.size, self.resize = (input_size, input_size), resize
 
     def _pixels(self, path: str) -> np.ndarray:
-        from pipeline.data.images import load_model_input, load_resized_like_tensorflow
 
         if self.resize == "tensorflow":
             return load_resized_like_tensorflow(path, self.size)
@@ -156,7 +164,6 @@ def fill_pixels(
     many were decoded.
 
     `busy`, when given, receives each batch's compute seconds on its worker."""
-    from pipeline.modeling.features import pixel_store
 
     store = pixel_store(cache_root, input_size, resize)
     rows = _rows(root, samples, set(store.missing(s.sha256 for s in samples)))
@@ -181,8 +188,6 @@ class FeatureWriter:
         view: str,
         batch: int,
     ):
-        from pipeline import devices
-        from pipeline.modeling import features, models, train
 
         devices.apply_thread_cap()
         model = models.build_mobilenetv2(input_size, weights)
@@ -195,7 +200,6 @@ class FeatureWriter:
         self.batch = batch
 
     def __call__(self, batch: dict) -> dict:
-        from pipeline.data.images import load_model_input
 
         start = time.perf_counter()
         images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
@@ -234,8 +238,6 @@ def fill_features(
     `busy` receives each batch's compute seconds on its worker."""
     import keras
 
-    from pipeline.modeling import features, models, train
-
     model = models.build_mobilenetv2(input_size, weights)
     cut = train.cut_layer_name(model, finetune_layers) if finetune_layers else None
     ext = features.extractor(model, cut)
@@ -267,8 +269,6 @@ class Scorer:
     """(P(positive), logit) of photos through a saved model, loaded once per actor."""
 
     def __init__(self, model_path: str, batch: int):
-        from pipeline.devices import apply_thread_cap
-        from pipeline.modeling import saved_models
 
         apply_thread_cap()
         self.model = saved_models.load(model_path)
@@ -276,8 +276,6 @@ class Scorer:
         self.batch = batch
 
     def __call__(self, batch: dict) -> dict:
-        from pipeline.data.images import load_model_input
-        from pipeline.evaluation.evaluate import score_batches
 
         images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
         images = images.astype(np.float32)
@@ -312,16 +310,12 @@ class Explainer:
     """A saved model's input pixels and Grad-CAM maps (dog, cat) for photos."""
 
     def __init__(self, model_path: str):
-        from pipeline.devices import apply_thread_cap
-        from pipeline.modeling import saved_models
 
         apply_thread_cap()
         self.model = saved_models.load(model_path)
         self.size = tuple(self.model.input_shape[1:3])
 
     def __call__(self, batch: dict) -> dict:
-        from pipeline.data.images import load_rgb, resize_for_model
-        from pipeline.evaluation import gradcam
 
         paths = [str(p) for p in batch["path"]]
         images = np.stack([resize_for_model(load_rgb(p).image, self.size) for p in paths])
@@ -361,3 +355,18 @@ def explain(
     with ThreadPoolExecutor(max_workers=max(1, len(model_paths))) as pool:
         futures = {name: pool.submit(one, path) for name, path in model_paths.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def explain_run(
+    cluster: Cluster, run, root: str, paths: list[str], progress=None
+) -> dict[str, dict[str, np.ndarray]]:
+    """`explain` for every model of `run`, keyed as `analysis.explain_photos` stores them:
+    path -> {"<model>__image" | "<model>__<class side>": array}."""
+    arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in paths}
+    located = {p: os.path.abspath(Path(root) / p) for p in paths}
+    models = {name: run.model_path(name) for name in run.model_names()}
+    for name, maps in explain(cluster, models, located, progress).items():
+        for path, named in maps.items():
+            if "positive" in named:  # models Grad-CAM cannot explain give no maps
+                arrays[path] |= {f"{name}__{kind}": value for kind, value in named.items()}
+    return arrays

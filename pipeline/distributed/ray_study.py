@@ -9,7 +9,7 @@ The order on the cluster:
    submitted;
 3. the fine-tuned model is submitted when the frozen one is recorded.
 
-A task trains exactly as in-process (`study.train_one`) on a worker capped to
+A task trains exactly as in-process (the study hands over its `train_one`) on a worker capped to
 its CPU share; it finds its inputs in the caches. A task whose worker dies is
 run again (`cluster.TASK_RETRIES`) and resumes from its last epoch checkpoint.
 The driver alone holds the writer lock and writes the manifest.
@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline import devices
 from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.data.dataset import Dataset
@@ -32,16 +33,17 @@ from pipeline.store import artifacts
 Recorder = Callable[[str, dict, list[str]], None]
 
 
-def _train_task(name: str, config: RunConfig, dataset: Dataset, weights, run_dir: str, record):
+TrainOne = Callable[..., tuple[dict, list[str]]]
+
+
+def _train_task(train_one: TrainOne, name: str, config: RunConfig, dataset: Dataset, weights,
+                run_dir: str, record):  # fmt: skip
     """Runs on a worker: train, save, score and publish one model (as in-process)."""
-    from pipeline import devices
-    from pipeline.workflows import study
-
     devices.apply_thread_cap()
-    return study.train_one(name, config, dataset, weights, Path(run_dir), record, Console())
+    return train_one(name, config, dataset, weights, Path(run_dir), record, Console())
 
 
-def _submit(cluster: Cluster, name: str, config, dataset, weights, run_dir: Path, record: dict):
+def _submit(cluster: Cluster, train_one: TrainOne, name: str, **task_args):
     import ray
 
     task = ray.remote(_train_task).options(
@@ -50,7 +52,7 @@ def _submit(cluster: Cluster, name: str, config, dataset, weights, run_dir: Path
         retry_exceptions=False,
         **remote_args(cluster.node_cpus, cluster.node_gpus),
     )
-    return task.remote(name, config, dataset, weights, str(run_dir), dict(record))
+    return task.remote(train_one, name, **task_args)
 
 
 def _prefill_pixels(cluster, config, dataset, cache_root: Path, log: Console) -> None:
@@ -96,6 +98,7 @@ def _prefill_features(cluster, config, dataset, weights, with_cut: bool, cache_r
 
 def train_models(
     cluster: Cluster,
+    *,
     config: RunConfig,
     dataset: Dataset,
     weights,
@@ -104,10 +107,12 @@ def train_models(
     todo: list[str],
     log: Console,
     on_trained: Recorder,
+    train_one: TrainOne,
 ) -> None:
-    """Train the models `todo` (registry names, planned order) on the cluster; each result
-    goes to `on_trained(name, model record, caches)` as it arrives once the photo work
-    has been done (models finished during the extraction are recorded right after it).
+    """Train the models `todo` (registry names, planned order) on the cluster, each task
+    calling `train_one` (the study's one-model step); each result goes to
+    `on_trained(name, model record, caches)` as it arrives once the photo work has been
+    done (models finished during the extraction are recorded right after it).
 
     When anything fails, every model that has finished is recorded first, so a rerun
     keeps it; a failure of Ray itself becomes a plain PipelineError.
@@ -119,7 +124,18 @@ def train_models(
 
     def submit(name: str) -> None:
         log(f"{name}: training on the cluster")
-        pending[_submit(cluster, name, config, dataset, weights, run_dir, record)] = name
+        pending[
+            _submit(
+                cluster,
+                train_one,
+                name,
+                config=config,
+                dataset=dataset,
+                weights=weights,
+                run_dir=str(run_dir),
+                record=dict(record),
+            )
+        ] = name
 
     def take(ref) -> None:
         name = pending.pop(ref)

@@ -8,14 +8,17 @@ models and the photos and are made by `explain_photos`.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from pipeline.evaluation import calibration, stats
+from pipeline.data.images import ImageError, load_rgb, resize_for_model
+from pipeline.environment import cpu_description
+from pipeline.evaluation import calibration, gradcam, stats
+from pipeline.modeling.predict import logits_from_probabilities
 from pipeline.store import artifacts
 
 # 2: top-label ECE, temperature fitted on stored logits.
@@ -32,7 +35,7 @@ def model_logits(frame: pd.DataFrame) -> pd.Series:
     recovered from P(dog), which loses the size of saturated predictions."""
     if "logit" in frame:
         return frame["logit"].astype(float)
-    return pd.Series(calibration.logits_from_probabilities(frame["p_dog"]), index=frame.index)
+    return pd.Series(logits_from_probabilities(frame["p_dog"]), index=frame.index)
 
 
 def wide_predictions(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -205,8 +208,6 @@ def analyze(run: artifacts.Run, latency: dict[str, dict] | None = None) -> dict:
         "suspects": {"min_confidence": SUSPECT_CONFIDENCE},
     }
     if latency:
-        from pipeline.environment import cpu_description
-
         result["latency"] = {"per_model": latency, "machine": cpu_description()}
     found = suspects(wide, names)
     result["suspects"]["count"] = len(found)
@@ -230,19 +231,18 @@ def explain_photos(
     run: artifacts.Run,
     root: str,
     paths: list[str],
-    models: dict | None,
+    *,
+    models: dict | None = None,
+    explain: Callable | None = None,
     progress=None,
-    cluster=None,
 ) -> int:
-    """Store, per photo, each model's input pixels and Grad-CAM maps for dog and cat.
+    """Store, per photo, each model's input pixels and Grad-CAM maps for both classes.
 
-    `models`: name -> loaded Keras model, or None with a Ray `cluster`, whose actors
-    load each saved model once (`ray_photos.explain`). Models Grad-CAM cannot
-    explain (a TF Hub base) and photos missing from `root` are skipped. Returns
-    how many photos were explained.
+    `models`: name -> loaded Keras model, explained here; or `explain(paths, progress)`, which
+    returns the same arrays computed elsewhere (the workflow passes the Ray engine's). Models
+    Grad-CAM cannot explain (a TF Hub base) and photos missing from `root` are skipped.
+    Returns how many photos were explained.
     """
-    from pipeline.data.images import ImageError, load_rgb
-
     photos = {}  # each photo decoded once, then resized for each model's input size
     for path in paths:
         try:
@@ -251,10 +251,10 @@ def explain_photos(
             continue
     if not photos:
         return 0
-    if cluster is None:
+    if explain is None:
         arrays = _explain_here(models or {}, photos, progress)
     else:
-        arrays = _explain_on_ray(cluster, run, root, list(photos), progress)
+        arrays = explain(list(photos), progress)
     folder = run.path / artifacts.GRADCAM
     folder.mkdir(parents=True, exist_ok=True)
     for path, named in arrays.items():
@@ -266,9 +266,6 @@ def explain_photos(
 
 
 def _explain_here(models: dict, photos: dict, progress) -> dict[str, dict[str, np.ndarray]]:
-    from pipeline.data.images import resize_for_model
-    from pipeline.evaluation import gradcam
-
     arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in photos}
     for name, model in models.items():
         if not gradcam.explainable(model):
@@ -282,19 +279,6 @@ def _explain_here(models: dict, photos: dict, progress) -> dict[str, dict[str, n
                 arrays[path][f"{name}__{target}"] = heat[i].astype(np.float16)
         if progress is not None:
             progress(1)
-    return arrays
-
-
-def _explain_on_ray(cluster, run, root: str, paths: list[str], progress):
-    from pipeline.distributed import ray_photos
-
-    arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in paths}
-    located = {p: os.path.abspath(Path(root) / p) for p in paths}
-    models = {name: run.model_path(name) for name in run.model_names()}
-    for name, maps in ray_photos.explain(cluster, models, located, progress).items():
-        for path, named in maps.items():
-            if "positive" in named:  # models Grad-CAM cannot explain give no maps
-                arrays[path] |= {f"{name}__{kind}": value for kind, value in named.items()}
     return arrays
 
 

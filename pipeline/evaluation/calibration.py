@@ -16,15 +16,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-# Only for runs stored before logits were: their P(dog) is clipped to get a finite logit.
-EPS = 1e-7
-
-
-def logits_from_probabilities(p: np.ndarray) -> np.ndarray:
-    """logit(p) with p clipped to [EPS, 1 - EPS]: saturated predictions lose their size."""
-    p = np.clip(np.asarray(p, float), EPS, 1 - EPS)
-    return np.log(p) - np.log1p(-p)
-
 
 def reliability_bins(labels: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict]:
     """Equal-width bins of P(positive) over [0, 1]: count, mean prediction, observed positive

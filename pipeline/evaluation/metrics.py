@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
+from pipeline.evaluation import calibration
+from pipeline.modeling.predict import logits_from_probabilities
+
 
 def predicted_labels(p_positive: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return (np.asarray(p_positive) >= threshold).astype(int)
@@ -33,13 +36,20 @@ def per_class(matrix: list[list[int]], class_names: list[str]) -> dict[str, dict
 
 
 def classification_metrics(
-    labels: np.ndarray, p_positive: np.ndarray, threshold: float = 0.5
+    labels: np.ndarray,
+    p_positive: np.ndarray,
+    threshold: float = 0.5,
+    logits: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 (positive class), ROC AUC and log loss."""
+    """Accuracy, precision, recall, F1 (positive class), ROC AUC and log loss.
+
+    The log loss is the calibration analysis' own (`calibration.log_loss`), from `logits`
+    when given (exact where P rounds to 0 or 1), else from the clipped probabilities."""
     labels = np.asarray(labels).astype(int)
-    p = np.clip(np.asarray(p_positive, dtype=float), 1e-7, 1 - 1e-7)
+    p = np.asarray(p_positive, dtype=float)
     pred = predicted_labels(p, threshold)
     both_classes = len(np.unique(labels)) == 2
+    z = logits_from_probabilities(p) if logits is None else np.asarray(logits, float)
     return {
         "n": int(len(labels)),
         "accuracy": float(skm.accuracy_score(labels, pred)),
@@ -47,6 +57,6 @@ def classification_metrics(
         "recall": float(skm.recall_score(labels, pred, zero_division=0)),
         "f1": float(skm.f1_score(labels, pred, zero_division=0)),
         "roc_auc": float(skm.roc_auc_score(labels, p)) if both_classes else float("nan"),
-        "log_loss": float(skm.log_loss(labels, p, labels=[0, 1])),
+        "log_loss": calibration.log_loss(labels, z),
         "threshold": float(threshold),
     }

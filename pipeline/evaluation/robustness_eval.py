@@ -15,8 +15,8 @@ import numpy as np
 
 from pipeline.data.images import ImageError, load_resized_like_tensorflow, load_rgb
 from pipeline.evaluation import robustness
-from pipeline.evaluation.evaluate import score_batches
 from pipeline.evaluation.stats import mcnemar
+from pipeline.modeling.predict import score_batches
 from pipeline.store import artifacts
 
 

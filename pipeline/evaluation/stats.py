@@ -19,14 +19,15 @@ EXACT_BELOW = 25
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (95% by default); (0, 1) when n is 0."""
+    """Wilson score interval for a proportion (95% by default); (0, 1) when n is 0.
+
+    `z` is the normal quantile of the two-sided level: Z95 gives 95%.
+    """
     if n == 0:
         return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    level = 1 - 2 * sps.norm.sf(z)
+    ci = sps.binomtest(successes, n).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import PipelineError
-from pipeline.modeling.weights import sha256_of
+from pipeline.hashing import file_sha256
+from pipeline.modeling import saved_models
 from pipeline.registry import MODELS
 
 
@@ -40,13 +41,12 @@ def parse(specs: tuple[str, ...]) -> list[ExternalModel]:
         file = Path(path).expanduser()
         if not file.is_file() or file.suffix != ".keras":
             raise PipelineError(f"--external {name}: {file} is not a .keras file")
-        found.append(ExternalModel(name, str(file.resolve()), sha256_of(file)))
+        found.append(ExternalModel(name, str(file.resolve()), file_sha256(file)))
     return found
 
 
 def load_checked(model: ExternalModel):
     """The model, loaded in safe mode and checked against the contract."""
-    from pipeline.modeling import saved_models
 
     try:
         loaded = saved_models.load(model.path)

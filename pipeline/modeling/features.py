@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline import faults
 from pipeline.data.dataset import Sample, image_dataset
+from pipeline.data.fingerprint import preprocessing_identity
 from pipeline.data.images import loader_identity
 from pipeline.devices import dataset_options, predict_on_batch, prefetch_depth
 from pipeline.store.cache import RowView, ShardStore, gather
@@ -72,7 +73,6 @@ def feature_stores(
     view: str,
 ) -> dict[str, ShardStore]:
     """The stores of pooled features (and cut activations) of one view of the photos."""
-    from pipeline.data.fingerprint import preprocessing_identity
 
     base = {
         "extractor": FEATURES_VERSION,

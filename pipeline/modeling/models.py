@@ -19,8 +19,6 @@ from pipeline.errors import PipelineError
 from pipeline.modeling.flip_views import FlipViews, MeanOfViews
 from pipeline.modeling.weights import WeightsSource
 
-MOBILENET_HEAD = ("head_pool", "head_dropout", "head_output")
-
 
 def _cnn(
     name: str,
@@ -136,6 +134,19 @@ def build_mobilenetv2(
     x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="head_output")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def head_model(model: keras.Model, feature_shape: tuple) -> keras.Model:
+    """The frozen model's head (dropout, then the output) on its own, reading pooled
+    features: it shares its layers, so training it trains the full model's head."""
+    inputs = keras.Input(feature_shape, name="pooled_features")
+    x = model.get_layer("head_dropout")(inputs)
+    return keras.Model(inputs, model.get_layer("head_output")(x), name="head")
+
+
+def upper_model(model: keras.Model, cut: str) -> keras.Model:
+    """The layers from `cut` to the output, reading the activations that enter `cut`."""
+    return keras.Model(model.get_layer(cut).input, model.output, name="upper")
 
 
 def base_layers(model: keras.Model) -> list[keras.Layer]:

@@ -10,7 +10,8 @@ answer for the same weights.
 
 from __future__ import annotations
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+from pipeline.config import PRECISIONS
+
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 

@@ -16,6 +16,7 @@ from pipeline.data.dataset import Dataset, image_dataset
 from pipeline.environment import cpu_description
 from pipeline.errors import PipelineError
 from pipeline.modeling import features, models, precision, saved_models
+from pipeline.modeling.predict import score_batches
 from pipeline.modeling.weights import WeightsSource
 from pipeline.store import checkpoint
 
@@ -74,20 +75,30 @@ def compile_model(model: keras.Model, learning_rate) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a model's training: its name in the history, length and learning rate
+    (a number or a schedule); `first_epoch` numbers its epochs after an earlier phase's."""
+
+    name: str
+    epochs: int
+    learning_rate: object
+    first_epoch: int = 1
+
+
 def _fit(
     model,
     train_data,
     val_data,
-    epochs: int,
-    phase: str,
-    first_epoch: int = 1,
+    phase: Phase,
     outputs: checkpoint.EpochOutputs | None = None,
 ) -> tuple[list[dict], int]:
     """Fit, resuming after the last epoch checkpointed in `outputs`.
 
     Returns (one history row per epoch, epochs taken from the checkpoint).
     """
-    recorder = EpochRecorder(phase, first_epoch)
+    epochs = phase.epochs
+    recorder = EpochRecorder(phase.name, phase.first_epoch)
     callbacks = [recorder]
     done = 0
     if outputs is not None:
@@ -123,18 +134,16 @@ def train_val_data(config: RunConfig, dataset: Dataset, size: int, augment: bool
 
 def _fit_on_images(
     model,
+    *,
     config: RunConfig,
     dataset: Dataset,
-    learning_rate,
-    epochs: int,
-    phase: str,
-    first_epoch: int = 1,
+    phase: Phase,
     outputs: checkpoint.EpochOutputs | None = None,
 ) -> tuple[list[dict], int]:
     """Compile and fit on augmented photos, validating on the plain validation photos."""
-    import tensorflow as tf
+    import tensorflow as tf  # for the distribution strategy in force
 
-    compile_model(model, learning_rate)
+    compile_model(model, phase.learning_rate)
     size = model.input_shape[1]
     train, val = train_val_data(config, dataset, size, augment=True)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -146,45 +155,47 @@ def _fit_on_images(
         train, val = (
             ds.unbatch().batch(config.batch_size, drop_remainder=True) for ds in (train, val)
         )
-    return _fit(model, train, val, epochs, phase, first_epoch, outputs)
+    return _fit(model, train, val, phase, outputs)
 
 
 def _fit_on_arrays(
     model,
-    train_x,
-    train_y,
-    val_x,
-    val_y,
+    *,
+    train: tuple,
+    val: tuple,
     config: RunConfig,
-    learning_rate,
-    epochs: int,
-    phase: str,
-    first_epoch: int = 1,
+    phase: Phase,
     flip: bool = False,
     outputs: checkpoint.EpochOutputs | None = None,
     other_view: tuple | None = None,
 ) -> tuple[list[dict], int]:
-    """Compile and fit on cached (memory-mapped) arrays: photos or features.
+    """Compile and fit on cached (memory-mapped) arrays, photos or features: `train` and `val`
+    are (rows, labels). `other_view`: (the training rows made another way, the share drawn
+    from it)."""
+    import tensorflow as tf  # for the distribution strategy in force
 
-    `other_view`: (the training rows made another way, the share drawn from it)."""
-    import tensorflow as tf
-
-    compile_model(model, learning_rate)
+    compile_model(model, phase.learning_rate)
     batch = config.batch_size
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if batch % replicas:
         raise PipelineError(f"--batch-size {batch} does not split over {replicas} devices")
     full = replicas > 1
     other, share = other_view or (None, 0.0)
-    train = features.array_dataset(train_x, train_y, batch, config.seed, flip, full, other, share)
-    val = features.array_dataset(val_x, val_y, batch, full_batches=full)
-    return _fit(model, train, val, epochs, phase, first_epoch, outputs)
+    train_data = features.array_dataset(
+        *train,
+        batch,
+        seed=config.seed,
+        flip=flip,
+        full_batches=full,
+        other_view=other,
+        other_share=share,
+    )
+    val_data = features.array_dataset(*val, batch, full_batches=full)
+    return _fit(model, train_data, val_data, phase, outputs)
 
 
 def _predict(model: keras.Model, x, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(P(positive), logit) for the rows of `x`, a batch at a time."""
-    from pipeline.evaluation.evaluate import score_batches
-
     batches = (np.asarray(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
     return score_batches(model, batches)
 
@@ -244,14 +255,10 @@ def train_cnn(
     )
     history, resumed = _fit_on_arrays(
         model,
-        train_x,
-        train_y,
-        val_x,
-        val_y,
-        config,
-        schedule,
-        config.cnn_epochs,
-        "scratch",
+        train=(train_x, train_y),
+        val=(val_x, val_y),
+        config=config,
+        phase=Phase("scratch", config.cnn_epochs, schedule),
         flip=True,
         outputs=outputs,
         other_view=(other, config.cnn_resize_mix),
@@ -329,11 +336,9 @@ def train_frozen(
     if config.frozen_mode == "end-to-end":
         history, resumed = _fit_on_images(
             model,
-            config,
-            dataset,
-            config.frozen_learning_rate,
-            config.frozen_epochs,
-            "frozen",
+            config=config,
+            dataset=dataset,
+            phase=Phase("frozen", config.frozen_epochs, config.frozen_learning_rate),
             outputs=outputs,
         )
         return Trained(
@@ -341,19 +346,13 @@ def train_frozen(
         )
     train_set, val_set = _features(model, config, dataset, weights, cache_root, cut_layer, progress)
     extract_seconds = time.perf_counter() - start
-    head_input = keras.Input(train_set.pooled.shape[1:], name="pooled_features")
-    x = model.get_layer("head_dropout")(head_input)
-    head = keras.Model(head_input, model.get_layer("head_output")(x), name="head")
+    head = models.head_model(model, train_set.pooled.shape[1:])
     history, resumed = _fit_on_arrays(
         head,
-        train_set.pooled,
-        train_set.labels,
-        val_set.pooled,
-        val_set.labels,
-        config,
-        config.frozen_learning_rate,
-        config.frozen_epochs,
-        "frozen",
+        train=(train_set.pooled, train_set.labels),
+        val=(val_set.pooled, val_set.labels),
+        config=config,
+        phase=Phase("frozen", config.frozen_epochs, config.frozen_learning_rate),
         outputs=outputs,
     )
     note = (
@@ -385,37 +384,30 @@ def train_finetuned(
     model = saved_models.load(frozen_model_path)
     model.name = "mobilenetv2_finetuned"
     unfrozen = models.unfreeze_top(model, config.finetune_layers)
-    first_epoch = len(frozen_history) + 1
+    phase = Phase(
+        "finetune",
+        config.finetune_epochs,
+        config.finetune_learning_rate,
+        first_epoch=len(frozen_history) + 1,
+    )
     start = time.perf_counter()
     caches: list[str] = []
     if config.frozen_mode == "end-to-end":
         rows, resumed = _fit_on_images(
-            model,
-            config,
-            dataset,
-            config.finetune_learning_rate,
-            config.finetune_epochs,
-            "finetune",
-            first_epoch,
-            outputs,
+            model, config=config, dataset=dataset, phase=phase, outputs=outputs
         )
         notes = ["fine-tuned end to end"]
         val_p = None
     else:
         cut = unfrozen[0]
         train_set, val_set = _features(model, config, dataset, weights, cache_root, cut, progress)
-        upper = keras.Model(model.get_layer(cut).input, model.output, name="upper")
+        upper = models.upper_model(model, cut)
         rows, resumed = _fit_on_arrays(
             upper,
-            train_set.cut,
-            train_set.labels,
-            val_set.cut,
-            val_set.labels,
-            config,
-            config.finetune_learning_rate,
-            config.finetune_epochs,
-            "finetune",
-            first_epoch,
+            train=(train_set.cut, train_set.labels),
+            val=(val_set.cut, val_set.labels),
+            config=config,
+            phase=phase,
             outputs=outputs,
         )
         notes = [

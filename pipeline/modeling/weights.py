@@ -7,11 +7,11 @@ image feature-vector model. Every run records which one it used.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import PipelineError
+from pipeline.hashing import file_sha256
 
 HUB_PREFIX = "hub:"
 KERAS_SIZES = (96, 128, 160, 192, 224)
@@ -31,14 +31,6 @@ class WeightsSource:
             "path": self.path,
             "sha256": self.sha256,
         }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def imagenet_filename(input_size: int) -> str:
@@ -77,13 +69,13 @@ def resolve_weights(
     """Turn a --weights value into a loadable local path, with its checksum."""
     if spec == "imagenet":
         path = fetch_imagenet(input_size, imagenet_base_url, cache_dir)
-        return WeightsSource("imagenet", spec, str(path), sha256_of(path))
+        return WeightsSource("imagenet", spec, str(path), file_sha256(path))
     if spec.startswith(HUB_PREFIX):
         return resolve_hub(spec[len(HUB_PREFIX) :])
     path = Path(spec).expanduser()
     if not path.is_file():
         raise PipelineError(f"weights file {path} does not exist")
-    return WeightsSource("file", spec, str(path.resolve()), sha256_of(path))
+    return WeightsSource("file", spec, str(path.resolve()), file_sha256(path))
 
 
 def resolve_hub(handle: str) -> WeightsSource:
@@ -96,4 +88,4 @@ def resolve_hub(handle: str) -> WeightsSource:
     graph = local / "saved_model.pb"
     if not graph.is_file():
         raise PipelineError(f"{local} is not a SavedModel folder (no saved_model.pb)")
-    return WeightsSource("hub", HUB_PREFIX + handle, str(local), sha256_of(graph))
+    return WeightsSource("hub", HUB_PREFIX + handle, str(local), file_sha256(graph))

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import faults
+
 SCHEMA_VERSION = 2
 # Runs written by older versions are still shown; they cannot be verified or resumed.
 READABLE_SCHEMAS = (1, 2)
@@ -69,7 +71,6 @@ HISTORY_COLUMNS = [
     "learning_rate",
     "seconds",
 ]
-PREDICTION_COLUMNS = ["path", "label", "p_dog", "logit", "predicted"]
 SPLIT_COLUMNS = ["path", "label", "split", "sha256"]
 MISCLASSIFIED_COLUMNS = ["path", "label", "predicted", "p_dog", "confidence", "thumb"]
 
@@ -139,8 +140,6 @@ def publish_dir(stage: Path, final: Path) -> None:
 
 def point_latest(artifacts_dir: Path, run_dir: Path) -> None:
     """Atomically point `artifacts/latest` at a complete run."""
-    from pipeline import faults
-
     link = artifacts_dir / LATEST
     tmp = artifacts_dir / f".{LATEST}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
     os.symlink(Path(RUNS) / run_dir.name, tmp)
@@ -220,7 +219,7 @@ class Run:
 
     def epochs_so_far(self, name: str) -> pd.DataFrame:
         """History of a model still in training: the epochs it has finished so far."""
-        from pipeline.store.checkpoint import rows_so_far
+        from pipeline.store.checkpoint import rows_so_far  # imports Keras: only when asked
 
         rows = rows_so_far(checkpoint_dir(self.path, name))
         return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

@@ -15,7 +15,6 @@ everything; an edited photo has a new hash and is computed again.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pipeline.hashing import json_sha256
 
 KEYS = "keys.txt"
 PRODUCER = "producer.json"
@@ -38,7 +39,7 @@ Specs = dict[str, tuple[tuple[int, ...], np.dtype]]  # array name -> (row shape,
 
 
 def producer_folder(kind: str, producer: dict) -> str:
-    digest = hashlib.sha256(json.dumps(producer, sort_keys=True).encode()).hexdigest()
+    digest = json_sha256(producer)
     return f"{kind}-{digest[:16]}"
 
 
@@ -281,16 +282,6 @@ def prune(cache_root: Path, used: dict[str, set[str]], dry_run: bool = False) ->
             elif entry.name.startswith(SHARD_PREFIX):
                 _prune_shard(folder, entry, keep, report, dry_run)
     return report
-
-
-def _remove(entry: Path, report: PruneReport, dry_run: bool) -> None:
-    report.freed_bytes += _folder_size(entry) if entry.is_dir() else entry.stat().st_size
-    if dry_run:
-        return
-    if entry.is_dir():
-        shutil.rmtree(entry)
-    else:
-        entry.unlink()
 
 
 def _prune_shard(folder: Path, shard: Path, keep: set[str], report, dry_run: bool) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from pipeline.config import RunConfig
 from pipeline.data.dataset import Dataset, skipped_as_dicts
-from pipeline.modeling.weights import sha256_of
+from pipeline.hashing import file_sha256
 from pipeline.store import artifacts
 
 SPLIT_RULE = "sha256('split:<seed>:<photo content sha256>') below val_fraction -> validation"
@@ -95,7 +95,7 @@ def inventory(run_dir: Path) -> dict[str, dict]:
             continue
         if any(part.startswith(".") for part in rel.parts):
             continue
-        files[rel.as_posix()] = {"size": path.stat().st_size, "sha256": sha256_of(path)}
+        files[rel.as_posix()] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
     return files
 
 

@@ -11,6 +11,7 @@ from pipeline.config import RunConfig
 from pipeline.data.fingerprint import photo_changes, why_not_resumed
 from pipeline.errors import PipelineError
 from pipeline.store import artifacts
+from pipeline.store.lock import holder
 
 
 def new_run_dir(out_dir: Path, config: RunConfig, identity_key: str) -> Path:
@@ -98,7 +99,6 @@ def resolve_run(out_dir: Path, ref: str) -> artifacts.Run:
 
 def training_now(run: artifacts.Run) -> dict | None:
     """{"model", "epochs_done", "since"} while a live `train` is working on `run`, else None."""
-    from pipeline.store.lock import holder
 
     info = holder(run.path.parent.parent)
     if run.complete or not info or info.get("run") != run.run_id:

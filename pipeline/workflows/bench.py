@@ -10,11 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from pipeline.config import default_data_dir, make_config
 from pipeline.data.dataset import image_dataset, load_dataset
+from pipeline.environment import environment
 from pipeline.evaluation.evaluate import single_image_latency_ms
 from pipeline.modeling import features, models
 from pipeline.modeling.train import build_cnn, compile_model, cut_layer_name, train_val_data
@@ -111,18 +111,14 @@ def main(args) -> dict:
     pooled = np.concatenate([o[0] for o in outputs])
     cut = np.concatenate([o[1] for o in outputs])
     labels = np.array([[s.label] for s in dataset.train], np.float32)
-    head_in = keras.Input(pooled.shape[1:])
-    head = keras.Model(
-        head_in,
-        frozen.get_layer("head_output")(frozen.get_layer("head_dropout")(head_in)),
-    )
+    head = models.head_model(frozen, pooled.shape[1:])
     compile_model(head, 1e-3)
     head_rate = _images_per_second(head, features.array_dataset(pooled, labels, 64, 0), len(pooled))
     results["head on cached features img/s"] = head_rate
     epochs = config.frozen_epochs if config.profile == "full" else 10
     results["per-epoch speed-up of cached features"] = head_rate / e2e
     cut_name = models.unfreeze_top(finetune, config.finetune_layers)[0]
-    upper = keras.Model(finetune.get_layer(cut_name).input, finetune.output)
+    upper = models.upper_model(finetune, cut_name)
     compile_model(upper, 1e-5)
     upper_rate = _images_per_second(upper, features.array_dataset(cut, labels, 64, 0), len(cut))
     results["fine-tuning on cached activations img/s"] = upper_rate
@@ -138,8 +134,6 @@ def main(args) -> dict:
         ("mobilenetv2", frozen),
     ):
         results[f"{name} single-image latency ms"] = single_image_latency_ms(model)
-
-    from pipeline.environment import environment
 
     env = environment()
     print(f"CPU: {env['cpu']} ({env['cpu_count']} cores; flags {' '.join(env['cpu_flags'])})")

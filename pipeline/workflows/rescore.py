@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from pathlib import Path
 
+from pipeline.config import RunConfig
 from pipeline.console import Console
+from pipeline.data.dataset import Sample
 from pipeline.errors import PipelineError, plain_os_errors
+from pipeline.evaluation import analysis, evaluate, latency
+from pipeline.evaluation.robustness import DEFAULT_PHOTOS, conditions
+from pipeline.evaluation.robustness_eval import evaluate_robustness, resize_gap_all, resize_gaps
+from pipeline.hashing import file_sha256
+from pipeline.modeling import saved_models
 from pipeline.store import artifacts
 from pipeline.store.lock import WriterLock
 from pipeline.store.manifest import record_files
+
+
+def _inference_batch(run: artifacts.Run) -> int:
+    """The run's inference batch (RunConfig's default for a run that did not record one)."""
+    return RunConfig.from_dict(run.manifest.get("config", {})).inference_batch_size
 
 
 def _artifacts_dir(run: artifacts.Run) -> Path:
@@ -30,7 +42,7 @@ def changed_photos(root: str, split) -> list[str]:
     changed = []
     for path, digest in split[split.split == "val"][["path", "sha256"]].values:
         try:
-            actual = hashlib.sha256((Path(root) / path).read_bytes()).hexdigest()
+            actual = file_sha256(Path(root) / path)
         except OSError:
             actual = None
         if actual != digest:
@@ -57,10 +69,6 @@ def evaluate_run(
 
 def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
     """Every model's predictions from the photos: here, or photo batches on Ray's actors."""
-    from pipeline.data.dataset import Sample
-    from pipeline.evaluation import evaluate
-    from pipeline.modeling import saved_models
-
     split = run.split()
     changed = changed_photos(root, split)
     if changed:
@@ -71,7 +79,7 @@ def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
         )
     val = [Sample(p, int(y)) for p, y in split[split.split == "val"][["path", "label"]].values]
     results = {}
-    batch = run.manifest["config"].get("inference_batch_size", 16)
+    batch = _inference_batch(run)
     for record in run.model_records():
         name = record["name"]
         model = saved_models.load(run.model_path(name))
@@ -79,7 +87,7 @@ def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
         progress = log.counter(f"{name}: photos scored", len(val))
         scored = None
         if cluster is not None:
-            from pipeline.distributed import ray_photos
+            from pipeline.distributed import ray_photos  # Ray is optional: only when chosen
 
             scored = ray_photos.score(cluster, run.model_path(name), root, val, batch, progress)
         scores = evaluate.evaluate_into(
@@ -132,9 +140,6 @@ def analyze_unlocked(
     timed with repeats. With the photos at hand: Grad-CAM maps, and with
     `robustness`, accuracy under corruptions (`pipeline.evaluation.robustness`).
     """
-    from pipeline.evaluation import analysis, latency
-    from pipeline.modeling import saved_models
-
     names = run.model_names()
     if not names:
         raise PipelineError(f"run {run.run_id} has no trained model to analyse")
@@ -151,9 +156,13 @@ def analyze_unlocked(
     if Path(root).is_dir():
         progress = log.counter("Grad-CAM: models done", len(names))
         count = analysis.explain_photos(
-            run, root, analysis.photos_to_explain(run), None if cluster else loaded, progress,
-            cluster,
-        )  # fmt: skip
+            run,
+            root,
+            analysis.photos_to_explain(run),
+            models=loaded,
+            explain=_ray_explainer(cluster, run, root),
+            progress=progress,
+        )
         log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
         if robustness:
             _robustness(run, root, loaded, log)
@@ -167,10 +176,16 @@ def analyze_unlocked(
     return result
 
 
-def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
-    from pipeline.evaluation.robustness import DEFAULT_PHOTOS, conditions
-    from pipeline.evaluation.robustness_eval import evaluate_robustness
+def _ray_explainer(cluster, run: artifacts.Run, root: str):
+    """Grad-CAM on the Ray cluster's actors, or None to explain in this process."""
+    if cluster is None:
+        return None
+    from pipeline.distributed import ray_photos  # Ray is optional: imported only when chosen
 
+    return functools.partial(ray_photos.explain_run, cluster, run, root)
+
+
+def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
     config = run.manifest.get("config", {})
     n = int(config.get("robustness_photos") or DEFAULT_PHOTOS)  # asked for: never none
     log(f"Robustness: {len(loaded)} model(s) x {len(conditions())} conditions on {n} photos")
@@ -180,7 +195,7 @@ def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> No
             root,
             loaded,
             n,
-            int(config.get("inference_batch_size", 16)),
+            _inference_batch(run),
             log.counter("robustness: models done", len(loaded)),
         )
     except ValueError as err:
@@ -189,19 +204,15 @@ def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> No
 
 
 def _resize_gap(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
-    from pipeline.evaluation.robustness_eval import resize_gap_all
-
     n = int((run.split().split == "val").sum())
     log(f"Resize gap: {len(loaded)} model(s) on all {n:,} validation photos")
-    batch = int(run.manifest.get("config", {}).get("inference_batch_size", 16))
+    batch = _inference_batch(run)
     progress = log.counter("resize gap: models done", len(loaded))
     result = resize_gap_all(run, root, loaded, batch, progress)
     log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.RESIZE_GAP}")
 
 
 def _say_resize_gaps(run: artifacts.Run, log: Console) -> None:
-    from pipeline.evaluation.robustness_eval import resize_gaps
-
     every = run.resize_gap()
     if every:
         for name, gap in every["models"].items():

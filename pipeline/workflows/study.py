@@ -22,10 +22,13 @@ from pipeline.distributed.cluster import Cluster
 from pipeline.environment import cpu_description, environment, git_commit
 from pipeline.errors import plain_os_errors
 from pipeline.modeling import external, precision
+from pipeline.modeling.models import build_mobilenetv2
+from pipeline.modeling.weights import WeightsSource, resolve_weights
 from pipeline.registry import MODEL_NAMES, spec
-from pipeline.store import artifacts, checkpoint, manifest
+from pipeline.store import artifacts, manifest
 from pipeline.store.lock import WriterLock
 from pipeline.store.runs import find_resumable, new_run_dir
+from pipeline.workflows.one_model import score_external, train_one
 from pipeline.workflows.rescore import analyze_unlocked
 
 SCAN_CACHE = "scan.json"
@@ -58,7 +61,7 @@ def train_study(
     log = log or Console()
     out_dir = Path(config.out_dir)
     with plain_os_errors(out_dir), WriterLock(out_dir, "train", wait, log) as held:
-        return train_study_unlocked(config, log, fresh, held, cluster)
+        return train_study_unlocked(config, log, fresh=fresh, held=held, cluster=cluster)
 
 
 def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
@@ -110,22 +113,12 @@ def train_study_unlocked(
     cluster: Cluster | None = None,
 ) -> artifacts.Run:
     """`train_study` for a caller that already holds the writer lock (a sweep on Ray)."""
-    if cluster is not None:  # workers on other nodes do not share this directory
-        config = config.absolute()
+    config, settings = _settle(config, cluster)
     out_dir = Path(config.out_dir)
-    gpus = cluster.node_gpus if cluster is not None else None  # the workers', on Ray
-    settings = devices.input_settings(config.inference_batch_size, gpus)
-    # "auto" is settled here, so the run's identity and manifest say what it trained in.
-    flags = cpu_description()["cpu_flags"]
-    config = config.replace(precision=precision.resolve(config.precision, flags, settings.gpus))
     dataset = _load_data(config, out_dir, log)
-    planned = plan_models(config)
-    weights, notes = _prepare_weights(config, planned, log)
+    planned, weights, notes = _prepare_weights(config, plan_models(config), log)
     users = external.parse(config.external)
-    checked = {}  # loaded now, so that a bad file fails before the others are trained
-    for model in users:
-        checked[model.name] = external.load_checked(model)
-        log(f"external model {model.name}: {model.path} (sha256 {model.sha256[:12]}...)")
+    checked = _check_external(users, log)
     planned += [m.name for m in users]
     identity = run_identity(
         config.fingerprint(),
@@ -167,18 +160,63 @@ def train_study_unlocked(
             "notes": notes,
         }
     )
+    run = _open_run(run_dir, record, split)
+    recorded = _recorder(run, planned, log)
+    todo = _still_to_do(run, planned, log)
+    for user in users:
+        if user.name in todo:
+            log(f"{user.name}: scoring your model on {len(dataset.val):,} validation photos")
+            scored = score_external(
+                user, checked[user.name], config=config, dataset=dataset, run_dir=run_dir, log=log
+            )
+            recorded(user.name, scored, [])
+    ours = [name for name in todo if name in MODEL_NAMES]
+    _train_ours(ours, config=config, dataset=dataset, weights=weights, run=run, log=log,
+                recorded=recorded, cluster=cluster)  # fmt: skip
+    # The analysis also records every file's sha256 in `record`.
+    analyze_unlocked(run, dataset.root, log, cluster, robustness=config.robustness_photos > 0)
+    return _complete(run, out_dir, log)
+
+
+def _settle(config: RunConfig, cluster: Cluster | None):
+    """The config as this host runs it (absolute paths on Ray, "auto" precision settled, so the
+    run's identity and manifest say what it trained in) and the input settings."""
+    if cluster is not None:  # workers on other nodes do not share this directory
+        config = config.absolute()
+    gpus = cluster.node_gpus if cluster is not None else None  # the workers', on Ray
+    settings = devices.input_settings(config.inference_batch_size, gpus)
+    flags = cpu_description()["cpu_flags"]
+    config = config.replace(precision=precision.resolve(config.precision, flags, settings.gpus))
+    return config, settings
+
+
+def _check_external(users: list[external.ExternalModel], log: Console) -> dict:
+    """Each user's model loaded and checked now, so a bad file fails before ours train."""
+    checked = {}
+    for model in users:
+        checked[model.name] = external.load_checked(model)
+        log(f"external model {model.name}: {model.path} (sha256 {model.sha256[:12]}...)")
+    return checked
+
+
+def _open_run(run_dir: Path, record: dict, split: pd.DataFrame) -> artifacts.Run:
+    """Write the run's split and manifest; the Run returned follows `record` as models land."""
     if not (run_dir / artifacts.SPLIT).is_file():
         artifacts.write_csv(run_dir / artifacts.SPLIT, split)
     artifacts.write_json(run_dir / artifacts.MANIFEST, record)
     artifacts.remove_stale_staging(run_dir)
+    return artifacts.Run(run_dir, record)
 
-    run = artifacts.Run(run_dir, record)  # follows `record` as models are added
+
+def _recorder(run: artifacts.Run, planned: list[str], log: Console):
+    """A function that adds a finished model's record to the manifest, on disk at once."""
+    record = run.manifest
 
     def recorded(name: str, model_record: dict, caches: list[str]) -> None:
         record["models"] = [m for m in record["models"] if m["name"] != name] + [model_record]
         record["models"].sort(key=lambda m: planned.index(m["name"]))
         record["caches"] = sorted(set(record.get("caches", [])) | set(caches))
-        artifacts.write_json(run_dir / artifacts.MANIFEST, record)
+        artifacts.write_json(run.path / artifacts.MANIFEST, record)
         faults.point("model-recorded")
         metric = model_record["metrics"]
         log(
@@ -186,205 +224,80 @@ def train_study_unlocked(
             f"{model_record['train_seconds']:.0f}s training, {model_record['params']:,} params"
         )
 
+    return recorded
+
+
+def _still_to_do(run: artifacts.Run, planned: list[str], log: Console) -> list[str]:
     todo = []
     for name in planned:
         if name in run.model_names() and not run.missing_files(name):
             log(f"{name}: already trained in this run, kept")
         else:
             todo.append(name)
-    for user in users:
-        if user.name in todo:
-            log(f"{user.name}: scoring your model on {len(dataset.val):,} validation photos")
-            scored = _score_external(user, checked[user.name], config, dataset, run_dir, log)
-            recorded(user.name, scored, [])
-    ours = [name for name in todo if name in MODEL_NAMES]
+    return todo
+
+
+def _train_ours(
+    names: list[str],
+    *,
+    config: RunConfig,
+    dataset: Dataset,
+    weights: WeightsSource | None,
+    run: artifacts.Run,
+    log: Console,
+    recorded,
+    cluster: Cluster | None,
+) -> None:
+    """Train our models here, one after the other, or as tasks on a Ray `cluster`."""
     if cluster is None:
-        for name in ours:
+        for name in names:
             log(f"{name}: training")
-            recorded(name, *train_one(name, config, dataset, weights, run_dir, record, log))
-    else:
-        from pipeline.distributed import ray_study
+            recorded(name, *train_one(name, config, dataset, weights, run.path, run.manifest, log))
+        return
+    from pipeline.distributed import ray_study  # Ray is optional: imported only when chosen
 
-        ray_study.train_models(
-            cluster, config, dataset, weights, run_dir, record, ours, log, recorded
-        )
+    ray_study.train_models(
+        cluster,
+        config=config,
+        dataset=dataset,
+        weights=weights,
+        run_dir=run.path,
+        record=run.manifest,
+        todo=names,
+        log=log,
+        on_trained=recorded,
+        train_one=train_one,
+    )
 
-    # The analysis also records every file's sha256 in `record`.
-    analyze_unlocked(run, dataset.root, log, cluster, robustness=config.robustness_photos > 0)
+
+def _complete(run: artifacts.Run, out_dir: Path, log: Console) -> artifacts.Run:
+    record = run.manifest
     record["status"] = "complete"
     record["completed"] = manifest.now()
-    artifacts.write_json(run_dir / artifacts.MANIFEST, record)
+    artifacts.write_json(run.path / artifacts.MANIFEST, record)
     faults.point("run-complete")
-    artifacts.point_latest(out_dir, run_dir)
-    log(f"Run complete: {run_dir}")
-    return artifacts.read_run(run_dir)
+    artifacts.point_latest(out_dir, run.path)
+    log(f"Run complete: {run.path}")
+    return artifacts.read_run(run.path)
 
 
-def _score_external(user, model, config: RunConfig, dataset: Dataset, run_dir: Path, log) -> dict:
-    """Score a user's model on the validation photos; its files join the run like ours."""
-    from pipeline.evaluation import evaluate
-    from pipeline.modeling import models
-
-    stage = artifacts.staging_dir(run_dir, user.name)
-    external.copy_into(user, stage)
-    history = pd.DataFrame(columns=artifacts.HISTORY_COLUMNS)  # trained elsewhere
-    artifacts.write_csv(stage / artifacts.HISTORY, history)
-    scores = evaluate.evaluate_into(
-        stage,
-        model,
-        dataset.root,
-        dataset.val,
-        dataset.class_names,
-        config.inference_batch_size,
-        run_dir / artifacts.THUMBS,
-        progress=log.counter(f"{user.name}: photos scored", len(dataset.val)),
-    )
-    artifacts.publish_dir(stage, run_dir / artifacts.MODELS / user.name)
-    model_file = run_dir / artifacts.MODELS / user.name / artifacts.MODEL_FILE
-    return {
-        "name": user.name,
-        "file": str(model_file.relative_to(run_dir)),
-        "input_size": list(model.input_shape[1:3]),
-        "params": int(model.count_params()),
-        "trainable_params": models.trainable_params(model),
-        "train_seconds": 0.0,
-        "epochs": 0,
-        "size_bytes": model_file.stat().st_size,
-        "metrics": scores,
-        "external": {"path": user.path, "sha256": user.sha256},
-        "notes": [f"external model, trained elsewhere: {user.path}"],
-    }
-
-
-def _prepare_weights(config: RunConfig, planned: list[str], log: Console):
-    """Resolve and test-load the backbone weights before any training; may drop fine-tuning."""
-    from pipeline.modeling.models import build_mobilenetv2
-    from pipeline.modeling.weights import resolve_weights
-
+def _prepare_weights(
+    config: RunConfig, planned: list[str], log: Console
+) -> tuple[list[str], WeightsSource | None, list[str]]:
+    """Resolve and test-load the backbone weights before any training. Returns the models to
+    train (fine-tuning is dropped for an opaque TF Hub base), the weights, and notes."""
     notes: list[str] = []
     if not any(spec(m).uses_backbone for m in planned):
-        return None, notes
+        return planned, None, notes
     weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
     log(f"MobileNetV2 weights: {weights.spec} (sha256 {weights.sha256[:12]}...)")
     build_mobilenetv2(config.mobilenet_input_size, weights)  # fail now, not after the CNNs
     tuned = [m for m in planned if spec(m).trainer == "finetuned"]
     if weights.kind == "hub" and tuned:
-        planned.remove(tuned[0])
+        planned = [m for m in planned if m != tuned[0]]
         notes.append(
             f"{tuned[0]} skipped: a TensorFlow Hub model is opaque, so its "
             "last layers cannot be unfrozen; use --weights imagenet or a file"
         )
         log("  " + notes[-1])
-    return weights, notes
-
-
-def _fit_model(name, config, dataset, weights, run_dir, record, log, ckpt, strategy):
-    """Train one model with its registry trainer (under `strategy`, when several devices);
-    returns (trained, photo passes computed, photo passes needed)."""
-    from pipeline.modeling import train
-
-    cache_root = Path(config.out_dir) / artifacts.CACHE
-    trainer = spec(name).trainer
-    if trainer == "cnn":
-        label, needed = "photos decoded", len(dataset.train) + len(dataset.val)
-        if config.cnn_resize_mix > 0:  # the training photos' TensorFlow-resized view too
-            needed += len(dataset.train)
-    else:
-        label = "photos through MobileNetV2"
-        needed = len(dataset.train) * config.feature_views + len(dataset.val)
-    counter, computed = log.counter(label, needed), []
-
-    def progress(n: int) -> None:
-        computed.append(n)
-        counter(n)
-
-    with devices.strategy_scope(strategy):
-        if trainer == "cnn":
-            trained = train.train_cnn(name, config, dataset, cache_root, progress, ckpt)
-        elif trainer == "frozen":
-            with_cut = any(spec(m).needs == name for m in record["planned_models"])
-            trained = train.train_frozen(
-                config, dataset, weights, cache_root, with_cut, progress, ckpt
-            )
-        else:
-            base = artifacts.Run(run_dir, record)
-            trained = train.train_finetuned(
-                config,
-                dataset,
-                weights,
-                base.model_path(spec(name).needs),
-                base.history(spec(name).needs).to_dict("records"),
-                cache_root,
-                progress,
-                ckpt,
-            )
-    return trained, sum(computed), needed
-
-
-def train_one(name, config, dataset, weights, run_dir, record, log) -> tuple[dict, list[str]]:
-    """Train, save, score and publish one of our models; returns (its record, caches read)."""
-    from pipeline.evaluation import evaluate
-    from pipeline.modeling import models
-
-    outputs = checkpoint.EpochOutputs(
-        artifacts.checkpoint_dir(run_dir, name), run_dir / artifacts.TENSORBOARD / name
-    )
-    strategy = devices.training_strategy()
-    trained, computed, needed = _fit_model(
-        name, config, dataset, weights, run_dir, record, log, outputs, strategy
-    )
-    if config.frozen_mode != "end-to-end" or spec(name).trainer == "cnn":
-        log(f"{name}: {computed:,} photo(s) computed, {needed - computed:,} from the cache")
-    if trained.resumed_at:
-        log(f"{name}: resumed after epoch {trained.resumed_at} from its checkpoint")
-    stage = artifacts.staging_dir(run_dir, name)
-    trained.model.save(stage / artifacts.MODEL_FILE, include_optimizer=False)
-    if strategy is not None:
-        # A model trained under a strategy predicts through it, and TensorFlow 2.21
-        # returns uneven batches duplicated: score the saved file, from the photos.
-        from pipeline.modeling import saved_models
-
-        trained.model = saved_models.load(stage / artifacts.MODEL_FILE)
-        trained.val_predictions = None
-    faults.point("model-save")
-    history = pd.DataFrame(trained.history, columns=artifacts.HISTORY_COLUMNS)
-    artifacts.write_csv(stage / artifacts.HISTORY, history)
-    log(f"{name}: evaluating on {len(dataset.val):,} validation photos")
-    scores = evaluate.evaluate_into(
-        stage,
-        trained.model,
-        dataset.root,
-        dataset.val,
-        dataset.class_names,
-        config.inference_batch_size,
-        run_dir / artifacts.THUMBS,
-        trained.val_predictions,
-        log.counter(f"{name}: photos scored", len(dataset.val)),
-    )
-    artifacts.publish_dir(stage, run_dir / artifacts.MODELS / name)
-    checkpoint.remove(outputs.checkpoint)
-    model_file = run_dir / artifacts.MODELS / name / artifacts.MODEL_FILE
-    model_record = {
-        "name": name,
-        "file": str(model_file.relative_to(run_dir)),
-        "input_size": list(trained.model.input_shape[1:3]),
-        "params": int(trained.model.count_params()),
-        "trainable_params": models.trainable_params(trained.model),
-        "train_seconds": round(trained.seconds, 1),
-        "epochs": len(trained.history),
-        "resumed_after_epoch": trained.resumed_at or None,
-        "distribution": devices.strategy_record(strategy),
-        "cache": {"computed": computed, "reused": needed - computed},
-        "size_bytes": model_file.stat().st_size,
-        "metrics": scores,
-        "notes": trained.notes,
-    }
-    if trained.val_predictions is not None:
-        model_record["notes"] = trained.notes + [
-            "validation predictions computed from the cached activations of the frozen "
-            "layers, which equal the saved model's on the photos; "
-            "`python -m pipeline evaluate RUN` recomputes them from the photos"
-        ]
-    if spec(name).needs:
-        model_record["continues"] = spec(name).needs
-    return model_record, trained.caches
+    return planned, weights, notes

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import itertools
 import json
 from pathlib import Path
 
 from pipeline.config import RunConfig, validate
 from pipeline.console import Console
-from pipeline.distributed.cluster import Cluster
+from pipeline.devices import apply_thread_cap
+from pipeline.distributed.cluster import TASK_RETRIES, Cluster, remote_args, unwrap
 from pipeline.errors import PipelineError
+from pipeline.hashing import json_sha256
 from pipeline.store import artifacts
 from pipeline.store.lock import WriterLock
+from pipeline.workflows.study import train_study, train_study_unlocked
 
 SWEEPS = "sweeps"
 NOT_SWEPT = ("out_dir", "data_dir", "profile", "external", "models")
@@ -70,8 +72,7 @@ def points(base: RunConfig, grid: dict[str, list]) -> list[tuple[dict, RunConfig
 
 
 def sweep_id(base: RunConfig, grid: dict[str, list]) -> str:
-    blob = json.dumps([base.fingerprint(), grid], sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:10]
+    return json_sha256([base.fingerprint(), grid], default=str)[:10]
 
 
 def run_sweep(
@@ -120,7 +121,6 @@ def run_sweep(
 
 
 def _run_here(todo, total: int, log: Console, finished, wait: bool) -> None:
-    from pipeline.workflows.study import train_study
 
     for number, values, config in todo:
         log(f"sweep run {number}/{total}: {values}")
@@ -129,8 +129,6 @@ def _run_here(todo, total: int, log: Console, finished, wait: bool) -> None:
 
 def _sweep_task(config: RunConfig) -> str:
     """Runs on a Ray worker: one run of the sweep, in-process there."""
-    from pipeline.devices import apply_thread_cap
-    from pipeline.workflows.study import train_study_unlocked
 
     apply_thread_cap()
     return train_study_unlocked(config, Console()).run_id
@@ -138,8 +136,6 @@ def _sweep_task(config: RunConfig) -> str:
 
 def _run_on_ray(cluster: Cluster, todo, total: int, log: Console, finished) -> None:
     import ray
-
-    from pipeline.distributed.cluster import TASK_RETRIES, remote_args, unwrap
 
     task = ray.remote(_sweep_task)
     pending = {}

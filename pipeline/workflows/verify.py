@@ -78,7 +78,7 @@ def check_predictions(run: artifacts.Run, split: pd.DataFrame) -> list[str]:
 
 
 def check_models_load(run: artifacts.Run) -> list[str]:
-    from pipeline.modeling import saved_models
+    from pipeline.modeling import saved_models  # TensorFlow only when the models are loaded
 
     problems = []
     for name in run.model_names():

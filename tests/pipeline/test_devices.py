@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from pipeline import devices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +54,7 @@ from pipeline.modeling import train
 from pipeline.config import make_config
 from pipeline.data.dataset import load_dataset
 from pipeline.modeling import saved_models
-from tests.imagefactory import write_class_folder
+from tests.imagefactory import photo, write_class_folder
 
 root = Path(sys.argv[1])
 write_class_folder(root / "photos", 40)
@@ -64,21 +67,34 @@ with devices.strategy_scope(strategy):
 trained.model.save(root / "mirrored.keras")  # what the study scores (see study.train_one)
 import keras
 saved = saved_models.load(root / "mirrored.keras")
-x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+# Unseen photos of each class, made as the training photos are (dogs brighter). An odd
+# count: the padding helper is right for it (an even one: see the test below).
+labels = [0, 1, 0, 1, 0, 1, 0]
+x = np.stack([np.asarray(photo(32, 32, seed=5000 + i), np.float32) * 0.5 + 127 * label
+              for i, label in enumerate(labels)])
 p = saved.predict_on_batch(x).reshape(-1)
-# The trained model itself, through the padding helper: 3 rows, not 3 repeated.
+# The trained model itself, through the padding helper: 7 rows, not 7 repeated.
 direct = np.asarray(devices.predict_on_batch(trained.model, x)).reshape(-1)
 assert devices.replicas(trained.model) == 2 and devices.replicas(saved) == 1
 assert np.abs(direct - p).max() < 1e-5, (direct, p)
+# Reference: the sigmoid unit by hand, in float64, on what the saved model feeds it.
+w, b = saved.get_layer("head_output").get_weights()
+head_input = keras.Model(saved.inputs, saved.get_layer("head_dropout").output)
+features = np.asarray(head_input.predict_on_batch(x), np.float64)
+reference = 1 / (1 + np.exp(-(features @ w.astype(np.float64) + b)))
 print(json.dumps({"loss": [row["loss"] for row in trained.history],
-                  "record": devices.strategy_record(strategy), "p": p.tolist()}))
+                  "record": devices.strategy_record(strategy), "p": p.tolist(),
+                  "reference": reference.reshape(-1).tolist(), "labels": labels,
+                  "even_rows": len(np.asarray(devices.predict_on_batch(trained.model, x[:4])))}))
 """
 
 
-def test_one_model_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory) -> dict:
+    """What the MIRRORED script measured, trained once for the tests below."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
     done = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(tmp_path)],
+        [sys.executable, "-c", MIRRORED, str(tmp_path_factory.mktemp("mirrored"))],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -86,7 +102,11 @@ def test_one_model_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_one_model_trains_under_mirrored_strategy_on_two_logical_cpus(mirrored):
+    result = mirrored
     record = result["record"]
     assert record["strategy"] == "MirroredStrategy" and record["replicas"] == 2
     assert [d.rsplit(":", 2)[-2:] for d in record["devices"]] == [["CPU", "0"], ["CPU", "1"]]
@@ -94,7 +114,22 @@ def test_one_model_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     # second, at the peak learning rate, may still rise).
     losses = result["loss"]
     assert len(losses) == 4 and losses[-1] < 0.8 * losses[0]
-    assert all(0.0 <= p <= 1.0 for p in result["p"]) and len(result["p"]) == 3
+    # The saved model's P(dog) is the sigmoid of its head, computed here by hand: float32
+    # against float64, so within a few float32 ulps (6e-8 just below 1).
+    p, labels = np.array(result["p"]), np.array(result["labels"])
+    assert p.shape == (7,)
+    np.testing.assert_allclose(p, result["reference"], rtol=0, atol=1e-6)
+    # ... and what it learned: every unseen bright photo is more of a dog than every dark one.
+    assert p[labels == 1].min() > p[labels == 0].max(), p
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="devices.predict_on_batch pads only batches that do not split evenly, but under "
+    "MirroredStrategy TF 2.21 repeats the rows of every batch: 4 photos give 8 rows",
+)
+def test_an_even_batch_through_two_replicas_gives_one_row_per_photo(mirrored):
+    assert mirrored["even_rows"] == 4
 
 
 def test_the_thread_cap_sizes_tensorflows_pools(tmp_path):

@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.config import MODEL_NAMES as ORDER
 from pipeline.data.images import load_model_input
-from pipeline.evaluation.evaluate import predict_samples
 from pipeline.modeling import saved_models
+from pipeline.modeling.predict import predict_samples
 from pipeline.store import artifacts
 from pipeline.workflows.verify import verify_run
 

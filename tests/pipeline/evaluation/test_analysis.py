@@ -24,6 +24,99 @@ def _frame(p_dog, labels):
     )
 
 
+Z95 = 1.959963984540054
+
+
+def _wilson(k: int, n: int, z: float = Z95) -> list[float]:
+    """Wilson's closed form, written out here rather than taken from the code under test."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [centre - half, centre + half]
+
+
+def _top_label_ece(labels, p) -> float:
+    """Top-label ECE by hand: ten 0.05-wide bins of confidence max(p, 1 - p) over [0.5, 1]."""
+    labels, p = np.asarray(labels), np.asarray(p, float)
+    confidence = np.maximum(p, 1 - p)
+    correct = (p >= 0.5) == (labels == 1)
+    bins = np.minimum(((confidence - 0.5) / 0.05).astype(int), 9)
+    return sum(
+        (bins == b).sum() / len(p) * abs(correct[bins == b].mean() - confidence[bins == b].mean())
+        for b in np.unique(bins)
+    )
+
+
+def _analyzed(tmp_path, frames: dict[str, pd.DataFrame]) -> dict:
+    """`analysis.analyze` of a hand-made run holding these predictions."""
+    records = [{"name": n, "metrics": {"accuracy": 0.5}, "params": 1} for n in frames]
+    run = artifacts.Run(tmp_path, {"models": records})
+    for name, frame in frames.items():
+        run.model_dir(name).mkdir(parents=True)
+        p = frame["p_dog"].to_numpy(float)
+        frame.assign(logit=np.log(p / (1 - p))).to_csv(
+            run.model_dir(name) / artifacts.PREDICTIONS, index=False
+        )
+    return analysis.analyze(run)
+
+
+def test_the_stored_ece_and_interval_are_the_hand_computed_ones(tmp_path):
+    # confidence max(p, 1-p), right?  bin of [0.5, 1] in 0.05 steps
+    #   0.92 right, 0.94 wrong          [0.90, 0.95): accuracy 0.5, confidence 0.93
+    #   0.70 right                      [0.70, 0.75)
+    #   0.62 right                      [0.60, 0.65)
+    #   0.98 right                      [0.95, 1.00]
+    #   0.55 wrong                      [0.55, 0.60)
+    p_dog = [0.92, 0.94, 0.30, 0.62, 0.02, 0.55]
+    labels = [1, 0, 0, 1, 0, 0]
+    mine = _analyzed(tmp_path, {"a": _frame(p_dog, labels)})["per_model"]["a"]
+    ece = (2 * abs(0.5 - 0.93) + (1 - 0.70) + (1 - 0.62) + (1 - 0.98) + 0.55) / 6
+    assert ece == pytest.approx(2.11 / 6)
+    assert _top_label_ece(labels, p_dog) == pytest.approx(ece)
+    assert mine["calibration"]["before"]["ece"] == pytest.approx(ece, abs=1e-9)
+    # 4 of 6 right: Wilson's 95% interval is (0.3000, 0.9032).
+    assert (mine["correct"], mine["n"], mine["accuracy"]) == (4, 6, pytest.approx(4 / 6))
+    assert mine["accuracy_ci95"] == pytest.approx([0.3000, 0.9032], abs=1e-4)
+    assert mine["accuracy_ci95"] == pytest.approx(_wilson(4, 6), abs=1e-12)
+
+
+def test_the_verdicts_say_which_model_is_better_and_whether_it_is_chance(tmp_path):
+    labels = [1, 0] * 10
+    right = np.array(labels)
+    wrong_on = {"good": [], "bad": list(range(10)), "close": [0]}
+    frames = {}
+    for name, wrong in wrong_on.items():
+        predicted = right.copy()
+        predicted[wrong] = 1 - predicted[wrong]
+        frames[name] = _frame(np.where(predicted == 1, 0.8, 0.2), labels)
+    rows = {(r["model_a"], r["model_b"]): r for r in _analyzed(tmp_path, frames)["mcnemar"]}
+    # Discordant pairs 10:0, 1:0 and 0:9, all few enough for the exact binomial test:
+    # p = 2 / 2^10, 1 and 2 / 2^9; Holm multiplies the smallest by 3, the next by 2.
+    good_bad, good_close, bad_close = (
+        rows[("good", "bad")],
+        rows[("good", "close")],
+        rows[("bad", "close")],
+    )
+    assert (good_bad["a_only"], good_bad["b_only"]) == (10, 0)
+    assert good_bad["p_value"] == pytest.approx(2 / 2**10)
+    assert good_bad["p_holm"] == pytest.approx(3 * 2 / 2**10)
+    assert good_bad["verdict"] == (
+        "good is significantly better than bad (right on 10 images the other got wrong, "
+        "vs 0 the other way; p = 0.0059)."
+    )
+    assert bad_close["p_holm"] == pytest.approx(2 * 2 / 2**9)
+    assert bad_close["verdict"] == (
+        "close is significantly better than bad (right on 9 images the other got wrong, "
+        "vs 0 the other way; p = 0.0078)."
+    )
+    assert good_close["p_holm"] == 1.0 and not good_close["significant"]
+    assert good_close["verdict"] == (
+        "good looks better than close (right on 1 images the other got wrong, vs 0 the "
+        "other way) but the difference is not significant (p = 1): it could be chance on "
+        "this validation set."
+    )
+
+
 def test_suspects_are_photos_every_model_confidently_gives_the_other_class():
     labels = [0, 0, 1, 1]
     wide = analysis.wide_predictions(
@@ -118,13 +211,39 @@ def test_ranking_curves_are_thinned():
 def test_a_finished_run_stores_its_analysis(real_run):
     result = real_run.analysis()
     assert result is not None and result["models"] == real_run.model_names()
+    right = {}  # photo -> right? per model, from each model's predictions.csv
     for name in real_run.model_names():
+        frame = real_run.predictions(name)
+        right[name] = (frame["predicted"] == frame["label"]).set_axis(frame["path"])
+        k, n = int(right[name].sum()), len(frame)
         mine = result["per_model"][name]
+        assert (mine["correct"], mine["n"]) == (k, n)
         assert mine["accuracy"] == pytest.approx(real_run.model_record(name)["metrics"]["accuracy"])
-        low, high = mine["accuracy_ci95"]
-        assert low <= mine["accuracy"] <= high  # equal to high at 100% accuracy
-        assert 0 <= mine["calibration"]["before"]["ece"] <= 1
-    assert len(result["mcnemar"]) == 6 and all(r["verdict"] for r in result["mcnemar"])
+        assert mine["accuracy_ci95"] == pytest.approx(_wilson(k, n), abs=1e-9)
+        p = 1 / (1 + np.exp(-frame["logit"].to_numpy(float)))
+        ece = mine["calibration"]["before"]["ece"]
+        assert ece == pytest.approx(_top_label_ece(frame["label"], p), abs=1e-9)
+    assert len(result["mcnemar"]) == 6
+    for row in result["mcnemar"]:
+        a, b = row["model_a"], row["model_b"]
+        a_right, b_right = right[a], right[b].reindex(right[a].index)
+        a_only, b_only = int((a_right & ~b_right).sum()), int((~a_right & b_right).sum())
+        assert (row["a_only"], row["b_only"]) == (a_only, b_only)
+        assert row["significant"] == (row["p_holm"] < 0.05)
+        if a_only == b_only:
+            assert row["verdict"] == f"{a} and {b} err on equally many images: no difference."
+            continue
+        better, worse = (a, b) if a_only > b_only else (b, a)
+        detail = (
+            f"right on {max(a_only, b_only)} images the other got wrong, "
+            f"vs {min(a_only, b_only)} the other way"
+        )
+        if row["significant"]:
+            assert row["verdict"].startswith(f"{better} is significantly better than {worse} ")
+        else:
+            assert row["verdict"].startswith(f"{better} looks better than {worse} ")
+            assert "but the difference is not significant" in row["verdict"]
+        assert f"({detail}" in row["verdict"]
     assert np.diag(result["agreement"]["matrix"]).tolist() == [1.0] * 4
     assert real_run.suspects() is not None
     assert len(real_run.suspects()) == result["suspects"]["count"]
@@ -176,7 +295,7 @@ def test_explain_photos_skips_models_grad_cam_cannot_explain(tmp_path):
     opaque = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(pooled))
     run = artifacts.Run(tmp_path / "run", {})
     count = analysis.explain_photos(
-        run, str(root), paths, {"cnn3": models.build_cnn3(32), "opaque": opaque}
+        run, str(root), paths, models={"cnn3": models.build_cnn3(32), "opaque": opaque}
     )
     assert count == 4  # the missing photo is skipped
     stored = analysis.read_explanation(next((tmp_path / "run" / artifacts.GRADCAM).glob("*.npz")))

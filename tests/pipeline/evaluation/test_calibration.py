@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.evaluation import calibration
+from pipeline.modeling.predict import logits_from_probabilities
 
 
 def _calibrated_toy_set():
@@ -99,7 +100,7 @@ def test_a_saturated_model_is_scaled_from_its_logits_without_clipping():
 
 
 def test_old_runs_get_logits_from_clipped_probabilities():
-    logits = calibration.logits_from_probabilities(np.array([0.0, 0.5, 0.9, 1.0]))
+    logits = logits_from_probabilities(np.array([0.0, 0.5, 0.9, 1.0]))
     assert np.all(np.isfinite(logits))
     np.testing.assert_allclose(logits[1:3], [0.0, np.log(9)])
     assert logits[-1] == pytest.approx(np.log((1 - 1e-7) / 1e-7))

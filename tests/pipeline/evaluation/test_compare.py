@@ -2,11 +2,13 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from pipeline.config import RunConfig
 from pipeline.evaluation import stats
 from pipeline.evaluation.compare import compare_runs, render
+from pipeline.store import artifacts
 from pipeline.workflows.study import train_study
 
 pytestmark = pytest.mark.integration
@@ -46,7 +48,26 @@ def test_compare_reports_shared_photos_a_paired_test_and_the_excluded_photos(
     assert row["model"] == "cnn3" and row["shared_photos"] == n_val - 10
     assert row["a"]["n"] == n_val and row["b"]["n"] == n_val - 10 + len(added_val)
     assert row["test"]["method"].startswith("McNemar")
-    assert row["difference"] == pytest.approx(row["b"]["accuracy"] - row["a"]["accuracy"])
+    # The accuracies and their difference, from each run's predictions.csv read here.
+    a_file = pd.read_csv(real_run.model_dir("cnn3") / artifacts.PREDICTIONS)
+    b_file = pd.read_csv(other.model_dir("cnn3") / artifacts.PREDICTIONS)
+    a_right = (a_file.predicted == a_file.label).set_axis(a_file.path)
+    b_right = (b_file.predicted == b_file.label).set_axis(b_file.path)
+    assert row["a"]["accuracy"] == pytest.approx(a_right.mean(), abs=1e-12)
+    assert row["b"]["accuracy"] == pytest.approx(b_right.mean(), abs=1e-12)
+    assert row["difference"] == pytest.approx(b_right.mean() - a_right.mean(), abs=1e-12)
+    # ... which the runs' own evaluation recorded too.
+    assert row["a"]["accuracy"] == pytest.approx(
+        real_run.model_record("cnn3")["metrics"]["accuracy"]
+    )
+    assert row["b"]["accuracy"] == pytest.approx(other.model_record("cnn3")["metrics"]["accuracy"])
+    # The paired test's counts, on the photos both runs scored.
+    shared = a_right.index.intersection(b_right.index)
+    a_on, b_on = a_right[shared], b_right[shared]
+    assert (row["test"]["a_only"], row["test"]["b_only"]) == (
+        int((a_on & ~b_on).sum()),
+        int((~a_on & b_on).sum()),
+    )
     assert result["only_in_a"] == ["cnn4", "mobilenetv2_frozen", "mobilenetv2_finetuned"]
     assert result["data"]["removed"] == dropped and result["data"]["newly_excluded"] == dropped
     assert len(added) == 10 and not set(added) & set(real_run.split().path)

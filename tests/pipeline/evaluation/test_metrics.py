@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.evaluation import metrics
+from pipeline.evaluation import calibration, metrics
 
 
 def test_known_answer_metrics():
@@ -41,3 +41,16 @@ def test_single_class_auc_is_nan_not_a_crash():
     assert math.isnan(
         metrics.classification_metrics(np.ones(3), np.array([0.2, 0.8, 0.9]))["roc_auc"]
     )
+
+
+def test_the_log_loss_is_the_calibration_reports_one_and_exact_from_logits():
+    labels = np.array([1, 0, 1])
+    logits = np.array([40.0, -3.0, -30.0])  # P(positive) of the first rounds to 1.0
+    p = 1 / (1 + np.exp(-logits))
+    m = metrics.classification_metrics(labels, p, logits=logits)
+    by_hand = np.mean([np.log1p(np.exp(-40.0)), np.log1p(np.exp(-3.0)), 30 + np.log1p(np.exp(-30))])
+    assert m["log_loss"] == pytest.approx(by_hand, rel=1e-12)
+    report = calibration.calibration_report(labels, logits)
+    assert m["log_loss"] == pytest.approx(report["before"]["log_loss"], rel=1e-12)
+    # from probabilities alone the third photo's loss is cut at -log(1e-7) = 16.1
+    assert metrics.classification_metrics(labels, p)["log_loss"] < by_hand - 4

@@ -1,5 +1,7 @@
 """Known answers for the intervals and paired tests."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -7,16 +9,43 @@ from scipy import stats as sps
 from pipeline.evaluation import stats
 
 
+Z95 = 1.959963984540054  # the normal quantile of 97.5%
+Z99 = 2.5758293035489004  # ... and of 99.5%
+
+
+def _wilson_by_formula(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The closed form (Wilson 1927), written out independently of the code under test."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
 def test_wilson_interval_matches_the_textbook_value():
-    # 81 of 263: Wilson 95% interval (0.2553, 0.3662), Newcombe (1998) / Agresti's tables.
+    # 81 of 263: Wilson 95% interval (0.2553, 0.3662), Newcombe (1998), example (a).
+    assert _wilson_by_formula(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
     low, high = stats.wilson_interval(81, 263)
     assert low == pytest.approx(0.2553, abs=1e-4) and high == pytest.approx(0.3662, abs=1e-4)
+    assert (low, high) == pytest.approx(_wilson_by_formula(81, 263), abs=1e-12)
+    assert type(low) is float and type(high) is float
 
 
-def test_wilson_interval_stays_inside_zero_one():
-    assert stats.wilson_interval(10, 10)[1] == pytest.approx(1.0)
-    assert stats.wilson_interval(0, 10)[0] == pytest.approx(0.0)
-    assert 0.0 <= stats.wilson_interval(0, 10)[0] < stats.wilson_interval(10, 10)[1] <= 1.0
+def test_wilson_interval_at_another_level_follows_z():
+    # z is still the normal quantile: 99% is wider, and again the closed form.
+    assert stats.wilson_interval(81, 263, z=Z99) == pytest.approx(
+        _wilson_by_formula(81, 263, Z99), abs=1e-12
+    )
+    assert stats.wilson_interval(81, 263, z=Z99)[0] < stats.wilson_interval(81, 263)[0]
+
+
+def test_wilson_interval_at_the_edges():
+    # No successes: the lower bound is exactly 0, the upper z^2 / (n + z^2).
+    assert stats.wilson_interval(0, 10) == pytest.approx((0.0, Z95**2 / (10 + Z95**2)), abs=1e-12)
+    assert stats.wilson_interval(0, 10)[0] == 0.0
+    # All successes: the mirror image.
+    assert stats.wilson_interval(10, 10) == pytest.approx((10 / (10 + Z95**2), 1.0), abs=1e-12)
+    assert stats.wilson_interval(10, 10)[1] == 1.0
+    assert stats.wilson_interval(np.int64(3), 7) == pytest.approx(_wilson_by_formula(3, 7))
     assert stats.wilson_interval(0, 0) == (0.0, 1.0)
 
 
