@@ -11,12 +11,11 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only this folder on the pa
 
 import streamlit as st  # noqa: E402
 
-from dashboard import data  # noqa: E402
+from dashboard import data, pages  # noqa: E402
 from dashboard.runtime import keep_models_warm  # noqa: E402
 from dashboard.settings import artifacts_dir  # noqa: E402
 
 keep_models_warm()
-VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Cats vs dogs: four models compared", page_icon="🐾", layout="wide")
 
@@ -50,19 +49,16 @@ if status:
         icon=":material/hourglass_top:",
     )
 
-pages = [
-    st.Page(VIEWS / "overview.py", title="Overview", icon=":material/leaderboard:", default=True),
-    st.Page(VIEWS / "curves.py", title="Training curves", icon=":material/show_chart:"),
-    st.Page(VIEWS / "confusion.py", title="Confusion matrices", icon=":material/grid_on:"),
-    st.Page(VIEWS / "mistakes.py", title="Misclassifications", icon=":material/image_search:"),
-    st.Page(VIEWS / "live.py", title="Live compare", icon=":material/photo_camera:"),
-    st.Page(VIEWS / "significance.py", title="Is the difference real?", icon=":material/balance:"),
-    st.Page(VIEWS / "thresholds.py", title="Thresholds and ranking", icon=":material/tune:"),
-    st.Page(VIEWS / "calibration.py", title="Calibration", icon=":material/straighten:"),
-    st.Page(VIEWS / "efficiency.py", title="Efficiency frontier", icon=":material/speed:"),
-    st.Page(VIEWS / "robustness.py", title="How robust is each model?", icon=":material/shield:"),
-    st.Page(VIEWS / "suspects.py", title="Suspect labels", icon=":material/report:"),
-    st.Page(VIEWS / "compare.py", title="Compare runs", icon=":material/compare_arrows:"),
-    st.Page(VIEWS / "sweeps.py", title="Sweeps", icon=":material/grid_view:"),
-]
-st.navigation(pages).run()
+
+def _page(info: pages.PageInfo) -> st.Page:
+    return st.Page(
+        pages.path(info),
+        title=info.title,
+        icon=info.icon,
+        url_path=info.key,
+        default=info == pages.DEFAULT,
+    )
+
+
+navigation = {section: [_page(i) for i in infos] for section, infos in pages.by_section().items()}
+st.navigation(navigation).run()

@@ -9,20 +9,8 @@ import statistics
 import time
 from pathlib import Path
 
+from dashboard import pages
 from dashboard.settings import ARTIFACTS_ENV, artifacts_dir
-
-PAGES = [
-    "views/overview.py",
-    "views/curves.py",
-    "views/confusion.py",
-    "views/mistakes.py",
-    "views/live.py",
-    "views/significance.py",
-    "views/thresholds.py",
-    "views/calibration.py",
-    "views/efficiency.py",
-    "views/suspects.py",
-]
 
 
 def page_render_seconds(app: Path) -> dict[str, float]:
@@ -30,7 +18,7 @@ def page_render_seconds(app: Path) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
 
     times = {}
-    for page in PAGES:
+    for page in (p.file for p in pages.PAGES):
         at = AppTest.from_file(str(app), default_timeout=300)
         at.run()
         start = time.perf_counter()

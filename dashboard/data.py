@@ -11,7 +11,9 @@ import streamlit as st
 
 from dashboard import explain, live
 from dashboard.settings import artifacts_dir, label
+from pipeline.data.images import load_rgb
 from pipeline.evaluation.analysis import ANALYSIS_VERSION
+from pipeline.evaluation.robustness import model_input
 from pipeline.store import artifacts
 
 RUN_KEY = "run_path"
@@ -46,12 +48,14 @@ def load_run(path: str, mtime: float) -> artifacts.Run:
     return artifacts.read_run(Path(path))
 
 
+def run_at(path: str) -> artifacts.Run:
+    """The run at `path`, cached until its manifest is rewritten (OSError when it has none)."""
+    return load_run(path, (Path(path) / artifacts.MANIFEST).stat().st_mtime)
+
+
 def current_run() -> artifacts.Run | None:
     path = st.session_state.get(RUN_KEY)
-    if not path:
-        return None
-    manifest = Path(path) / artifacts.MANIFEST
-    return load_run(path, manifest.stat().st_mtime)
+    return run_at(path) if path else None
 
 
 def training_status(run: artifacts.Run) -> dict | None:
@@ -242,6 +246,32 @@ def resize_gap(run: artifacts.Run) -> dict | None:
     return _stored_json(run, artifacts.RESIZE_GAP)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _seen_under(
+    path: str, model: str, corruption: str, photos: tuple[str, ...], mtime: float
+) -> list[tuple[str, np.ndarray]]:
+    run = artifacts.read_run(Path(path))
+    result = run.robustness()
+    root = Path(run.manifest["dataset"]["root"])
+    size = tuple(run.model_record(model)["input_size"])
+    seen = []
+    for photo in photos:
+        if (root / photo).is_file():
+            image = load_rgb(root / photo).image
+            seed = result["photos"].index(photo)  # as the analysis seeded it
+            seen.append((photo, model_input(image, corruption, 1, size, seed=seed)))
+    return seen
+
+
+def seen_under_corruption(
+    run: artifacts.Run, model: str, corruption: str, photos: list[str]
+) -> list[tuple[str, np.ndarray]]:
+    """(photo, pixels) of those of the robustness subset's `photos` still in the data folder,
+    as `model` saw them under `corruption`'s mildest level."""
+    mtime = (run.path / artifacts.ROBUSTNESS).stat().st_mtime
+    return _seen_under(str(run.path), model, corruption, tuple(photos), mtime)
+
+
 @st.cache_data(show_spinner=False)
 def verification(path: str, mtime: float) -> list[str]:
     """What `python -m pipeline verify` finds wrong with a run (models not loaded here).
@@ -253,6 +283,11 @@ def verification(path: str, mtime: float) -> list[str]:
     return verify_run(artifacts.read_run(Path(path)), load_models=False)
 
 
+def problems(run: artifacts.Run) -> list[str]:
+    """`verification` of the run as its manifest now stands."""
+    return verification(str(run.path), (run.path / artifacts.MANIFEST).stat().st_mtime)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _suspects(path: str, mtime: float) -> pd.DataFrame | None:
     return artifacts.read_run(Path(path)).suspects()
@@ -261,3 +296,58 @@ def _suspects(path: str, mtime: float) -> pd.DataFrame | None:
 def suspects(path: str) -> pd.DataFrame | None:
     file = Path(path) / artifacts.SUSPECTS
     return _suspects(path, file.stat().st_mtime if file.is_file() else 0.0)
+
+
+def _stamp(path: str) -> tuple[float, ...]:
+    """Modification times of what a comparison reads of a run: manifest, split, predictions."""
+    run = run_at(path)
+    files = [run.path / artifacts.MANIFEST, run.path / artifacts.SPLIT]
+    stamps = [f.stat().st_mtime if f.is_file() else 0.0 for f in files]
+    return (*stamps, *(_mtime(path, n, artifacts.PREDICTIONS) for n in run.model_names()))
+
+
+@st.cache_data(show_spinner="Comparing the runs…", max_entries=16)
+def _comparison(path_a: str, path_b: str, stamps: tuple) -> dict:
+    from pipeline.evaluation.compare import compare_runs
+
+    return compare_runs(run_at(path_a), run_at(path_b))
+
+
+def comparison(path_a: str, path_b: str) -> dict:
+    """`pipeline.evaluation.compare.compare_runs` of two runs, until one of them changes."""
+    return _comparison(path_a, path_b, _stamp(path_a) + _stamp(path_b))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _fixed_and_broken(path_a: str, path_b: str, name: str, stamps: tuple) -> pd.DataFrame:
+    from pipeline.evaluation.compare import fixed_and_broken
+
+    return fixed_and_broken(run_at(path_a), run_at(path_b), name)
+
+
+def fixed_and_broken(path_a: str, path_b: str, name: str) -> pd.DataFrame:
+    """The shared photos run B fixed or broke for model `name`, until a prediction changes."""
+    stamps = (
+        _mtime(path_a, name, artifacts.PREDICTIONS),
+        _mtime(path_b, name, artifacts.PREDICTIONS),
+    )
+    return _fixed_and_broken(path_a, path_b, name, stamps)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def sweeps(folder: str) -> list[dict]:
+    """Every sweep record under the artifacts folder, newest first (re-read every 5 s)."""
+    from pipeline.workflows.sweep import list_sweeps
+
+    return list_sweeps(Path(folder))
+
+
+def sweep_runs(folder: str, sweep: dict) -> dict[str, artifacts.Run]:
+    """run id -> run of the sweep's runs still in the folder."""
+    found = {}
+    for entry in sweep["runs"]:
+        try:
+            found[entry["run_id"]] = run_at(str(Path(folder) / artifacts.RUNS / entry["run_id"]))
+        except (artifacts.ArtifactError, OSError):
+            continue
+    return found

@@ -24,6 +24,10 @@ from dashboard.settings import artifacts_dir
 ANSWERS_JS = """() => Array.from(document.querySelectorAll('[data-testid="stMarkdownContainer"]'))
     .filter(e => e.innerText.includes('models say')).length"""
 UPLOADER = "[data-testid='stFileUploader']"
+# Every static table on a page, in page order: rows of cell texts, the header row first.
+TABLES_JS = """() => Array.from(document.querySelectorAll('[data-testid="stTable"] table'))
+    .map(t => Array.from(t.querySelectorAll('tr'))
+        .map(r => Array.from(r.querySelectorAll('th, td')).map(c => c.innerText.trim())))"""
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -99,12 +103,43 @@ def upload_rounds(
     return waits
 
 
+def answers_shown(page) -> list[dict[str, dict[str, str]]]:
+    """Live compare's answer tables on `page`, in upload order: model label -> column -> text."""
+    answers = []
+    for header, *rows in (t for t in page.evaluate(TABLES_JS) if t):
+        if "verdict" in header:
+            answers.append({row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows})
+    return answers
+
+
+def _all_answers(page, count: int, timeout_s: float = 60) -> list[dict[str, dict[str, str]]]:
+    """The page's answer tables once all `count` are drawn (a vote shows before its table)."""
+    deadline = time.monotonic() + timeout_s
+    while len(found := answers_shown(page)) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(found)} of {count} answer tables drawn after {timeout_s}s")
+        time.sleep(0.1)
+    return found
+
+
 def scenario(
-    browser, url: str, sessions: int, rounds: int, photos, pause_s: float = 0.0
+    browser,
+    url: str,
+    sessions: int,
+    rounds: int,
+    photos,
+    pause_s: float = 0.0,
+    shown: dict[int, list] | None = None,
 ) -> list[float]:
+    """Seconds each upload waited. With `shown`, also what each session's page showed:
+    session number -> its answer tables (`answers_shown`), one per round in order."""
     pages = _open_pages(browser, url, sessions)
     try:
-        return upload_rounds(pages, photos, rounds, pause_s)
+        waits = upload_rounds(pages, photos, rounds, pause_s)
+        if shown is not None:
+            for number, page in enumerate(pages):
+                shown[number] = _all_answers(page, rounds)
+        return waits
     finally:
         for page in pages:
             page.context.close()

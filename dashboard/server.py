@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ENV = "PETCOMPARE_CHROMIUM"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,8 +55,11 @@ def streamlit_argv(app: Path, port: int, address: str = "127.0.0.1") -> list[str
 
 
 def chromium() -> str:
-    """Debian's Chromium (browser downloads do not work offline); `make browser` installs it."""
-    path = shutil.which("chromium") or "/usr/bin/chromium"
+    """Debian's Chromium (browser downloads do not work offline); `make browser` installs it.
+
+    PETCOMPARE_CHROMIUM names another executable.
+    """
+    path = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
         raise RuntimeError(f"Chromium not found at {path}; run `make browser`")
     return path

@@ -1,19 +1,15 @@
 """Two runs side by side: is B better than A, on which photos, and what changed between them."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, widgets
+from dashboard import charts, data, tables, widgets
 from dashboard.settings import artifacts_dir, label
-from pipeline.evaluation.compare import compare_runs, fixed_and_broken
-from pipeline.store import artifacts
 
 st.title("Compare runs")
 data.require_run()  # the usual guidance when the folder has no run yet
 runs = data.run_paths(str(artifacts_dir()))
-complete = [(p, name) for p, name in runs if "incomplete" not in name]
+complete = [(p, name) for p, name in runs if data.run_at(p).complete]
 if len(complete) < 2:
     st.info("Comparing needs two complete runs in this artifacts folder. Make another, e.g.:")
     st.code("python -m pipeline train --profile quick --cnn-input-size 128", "bash")
@@ -26,27 +22,14 @@ path_b = right.selectbox("Run B", paths, index=0, format_func=labels.get, key="c
 if path_a == path_b:
     st.info("Pick two different runs.")
     st.stop()
-run_a, run_b = artifacts.read_run(Path(path_a)), artifacts.read_run(Path(path_b))
-result = compare_runs(run_a, run_b)
+run_a, run_b = data.run_at(path_a), data.run_at(path_b)
+result = data.comparison(path_a, path_b)
 if not result["models"]:
     st.warning("These runs have no model in common.")
     st.stop()
 
-rows = [
-    {
-        "model": label(r["model"]),
-        "A": r["a"]["accuracy"],
-        "B": r["b"]["accuracy"],
-        "B − A (pts)": r["difference"] * 100,
-        "shared photos": r["shared_photos"],
-        "p": r["test"]["p_value"],
-        "verdict": "significant" if r["significant"] else "could be chance",
-        "test": r["test"]["method"],
-    }
-    for r in result["models"]
-]
 formats = {"A": "{:.2%}", "B": "{:.2%}", "B − A (pts)": "{:+.2f}", "p": "{:.3g}"}
-widgets.table(pd.DataFrame(rows), formats, "compare_table")
+widgets.table(tables.comparison_table(result), formats, "compare_table")
 st.caption(
     "Runs with the same seed share their validation photos (same path and content), so a "
     "paired McNemar test applies to the photos both scored; without shared photos only an "
@@ -73,7 +56,7 @@ for column, (side, path) in zip(columns, (("A", path_a), ("B", path_b)), strict=
         key=f"compare_cm_{side}",
     )
 
-changed = fixed_and_broken(run_a, run_b, model)
+changed = data.fixed_and_broken(path_a, path_b, model)
 classes = run_b.class_names
 st.subheader(
     f"Photos B fixed ({(changed.change == 'fixed').sum()}) and broke "
@@ -97,11 +80,7 @@ for change, run in (("fixed", run_a), ("broke", run_b)):
 widgets.table(changed, {"p_dog_a": "{:.3f}", "p_dog_b": "{:.3f}"}, "compare_changed")
 
 st.subheader("What differs between the runs")
-config = pd.DataFrame(
-    [(k, str(a), str(b)) for k, (a, b) in result["config"].items()],
-    columns=["setting", "A", "B"],
-)
-st.dataframe(config, hide_index=True, width="stretch", key="compare_config")
+st.dataframe(tables.config_table(result), hide_index=True, width="stretch", key="compare_config")
 data_diff = result["data"]
 st.markdown(f"**Photos:** {data_diff['summary']}")
 for key in ("removed", "added", "edited", "relabelled", "newly_excluded", "no_longer_excluded"):

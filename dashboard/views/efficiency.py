@@ -1,10 +1,8 @@
 """What each point of accuracy costs: accuracy against latency and size."""
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, widgets
-from dashboard.settings import label
+from dashboard import charts, data, tables, widgets
 
 st.title("Efficiency frontier")
 run = data.require_run()
@@ -31,25 +29,8 @@ else:
         "them again with their noise). Marker area: size of the saved model. Dotted: the "
         "frontier — models no other model beats on both accuracy and latency."
     )
-table = pd.DataFrame(
-    {
-        "model": [label(r["name"]) for r in rows],
-        "accuracy": [r["accuracy"] for r in rows],
-        "latency (ms)": [r["latency_ms"] for r in rows],
-        "interquartile range (ms)": [
-            f"{r['latency_q1_ms']:.1f} – {r['latency_q3_ms']:.1f}" if "latency_q1_ms" in r else "–"
-            for r in rows
-        ],
-        "size (MB)": [r["size_mb"] for r in rows],
-        "params": [r["params"] for r in rows],
-        "on frontier": [r.get("on_frontier", False) for r in rows],
-        "extra ms per accuracy point": [
-            f"{r['ms_per_point']:.2f}" if "ms_per_point" in r else "–" for r in rows
-        ],
-    }
-)
 widgets.table(
-    table,
+    tables.efficiency_table(rows),
     {
         "accuracy": "{:.2%}",
         "latency (ms)": "{:.1f}",

@@ -1,46 +1,29 @@
 """A sweep's runs as a table and as parallel coordinates of settings against accuracy."""
 
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, widgets
-from dashboard.settings import artifacts_dir, label
-from pipeline.store import artifacts
-from pipeline.workflows.sweep import list_sweeps
+from dashboard import charts, data, pages, tables, widgets
+from dashboard.settings import artifacts_dir
 
 st.title("Sweeps")
 data.require_run()  # the usual guidance when the folder has no run yet
-sweeps = list_sweeps(artifacts_dir())
+folder = str(artifacts_dir())
+sweeps = data.sweeps(folder)
 if not sweeps:
     st.info("No sweep in this artifacts folder yet. Run one, e.g.:")
     st.code("python -m pipeline sweep --set cnn_input_size=96,128 --set cnn_epochs=8,16", "bash")
     st.stop()
 by_id = {s["sweep_id"]: s for s in sweeps}
 chosen = st.selectbox(
-    "Sweep",
-    list(by_id),
-    format_func=lambda i: f"{i} ({len(by_id[i]['runs'])} runs over {', '.join(by_id[i]['grid'])})",
-    key="sweep_pick",
+    "Sweep", list(by_id), format_func=lambda i: tables.sweep_label(by_id[i]), key="sweep_pick"
 )
 sweep = by_id[chosen]
 settings = list(sweep["grid"])
-runs_dir = artifacts_dir() / artifacts.RUNS
-rows = []
-for entry in sweep["runs"]:
-    path = runs_dir / entry["run_id"]
-    try:
-        run = artifacts.read_run(path)
-    except artifacts.ArtifactError:
-        continue
-    row = {**entry["values"], "run": entry["run_id"]}
-    row |= {label(r["name"]): r["metrics"]["accuracy"] for r in run.model_records()}
-    rows.append(row)
-if not rows:
+runs = data.sweep_runs(folder, sweep)
+table = tables.sweep_table(sweep, runs)
+if table.empty:
     st.warning("None of this sweep's runs is in the folder any more.")
     st.stop()
-table = pd.DataFrame(rows)
 models = [c for c in table.columns if c not in settings and c != "run"]
 widgets.table(table, {m: "{:.2%}" for m in models}, "sweep_table")
 metric = st.selectbox("Accuracy of", models, key="sweep_metric")
@@ -52,5 +35,5 @@ st.caption(f"Each line is a run: its settings, then {metric}'s validation accura
 left, right = st.columns([3, 1])
 pick = left.selectbox("Open a run of this sweep", table.run.tolist(), key="sweep_open_pick")
 if right.button("Open its pages", key="sweep_open"):
-    st.session_state[data.OPEN_RUN_KEY] = str(Path(runs_dir / pick))
-    st.switch_page("views/overview.py")
+    st.session_state[data.OPEN_RUN_KEY] = str(runs[pick].path)
+    st.switch_page(pages.page("overview").file)

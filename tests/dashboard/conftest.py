@@ -9,32 +9,24 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import pages
 from pipeline.store import artifacts
+from tests.dashboard.expected import model_answers
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = {
-    "overview": "views/overview.py",
-    "curves": "views/curves.py",
-    "confusion": "views/confusion.py",
-    "mistakes": "views/mistakes.py",
-    "live": "views/live.py",
-    "significance": "views/significance.py",
-    "thresholds": "views/thresholds.py",
-    "calibration": "views/calibration.py",
-    "efficiency": "views/efficiency.py",
-    "robustness": "views/robustness.py",
-    "suspects": "views/suspects.py",
-    "compare": "views/compare.py",
-    "sweeps": "views/sweeps.py",
-}
+
+
+# Every page's key, from the dashboard's one page list.
+PAGE_KEYS = [p.key for p in pages.PAGES]
 
 
 def open_app(artifacts_dir: Path, monkeypatch, page: str | None = None) -> AppTest:
+    """The app on `artifacts_dir`, switched to the page whose key is `page`."""
     monkeypatch.setenv("PETCOMPARE_ARTIFACTS", str(artifacts_dir))
     at = AppTest.from_file(str(APP), default_timeout=180)
     at.run()
     if page:
-        at.switch_page(PAGES[page])
+        at.switch_page(pages.page(page).file)
         at.run()
     return at
 
@@ -65,3 +57,9 @@ def broken_artifacts(real_run, tmp_path_factory) -> Path:
     (target / artifacts.MODELS / "cnn4" / artifacts.PREDICTIONS).unlink()
     (target / artifacts.MODELS / "cnn3" / artifacts.MODEL_FILE).unlink()
     return out
+
+
+@pytest.fixture(scope="session")
+def own_answers(real_run):
+    """photo -> each model's P(positive) for it, computed without the dashboard."""
+    return model_answers(real_run)

@@ -1,4 +1,8 @@
-"""The dashboard in a real headless Chromium: every page, a real upload, screenshots."""
+"""The dashboard in a real headless Chromium: every page of the page list, real uploads
+checked against each model's own answer, several sessions at once, screenshots.
+
+Without Chromium, Playwright or ../shared these tests skip with the reason; in CI they fail.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,44 @@ from pathlib import Path
 
 import pytest
 
+from dashboard import pages
 from dashboard.server import CHROMIUM_FLAGS, chromium, dashboard
+from pipeline.store import artifacts
+from tests.dashboard.expected import assert_answers, model_answers
+from tests.dashboard.needs import BROWSER_ARTIFACTS_ENV, browser_missing, fail_in_ci, skip_marks
 
-pytestmark = pytest.mark.browser
+MISSING = browser_missing()
+pytestmark = [pytest.mark.browser, *skip_marks(MISSING)]
 
 # Screenshots go to a temporary folder, so that `make test` rewrites no tracked file;
 # PETCOMPARE_SCREENSHOTS=docs/screenshots refreshes the README's pictures.
 SCREENSHOTS_ENV = "PETCOMPARE_SCREENSHOTS"
 PLOT = "[data-testid='stPlotlyChart'] .main-svg"
-# url path, screenshot name, heading, an element that shows the page has finished drawing
-PAGES = [
-    ("", "overview", "Overview", "[data-testid='stTable']"),
-    ("curves", "curves", "Training curves", PLOT),
-    ("confusion", "confusion", "Confusion matrices", PLOT),
-    ("mistakes", "mistakes", "Misclassifications", "[data-testid='stImage'] img"),
-    ("live", "live", "Live compare", "[data-testid='stFileUploader']"),
-    ("significance", "significance", "Is the difference real?", PLOT),
-    ("thresholds", "thresholds", "Thresholds and ranking", PLOT),
-    ("calibration", "calibration", "Calibration", PLOT),
-    ("efficiency", "efficiency", "Efficiency frontier", PLOT),
-    ("robustness", "robustness", "How robust is each model?", PLOT),
-    ("suspects", "suspects", "Suspect labels", "[data-testid='stAlert'], [data-testid='stImage']"),
-]
+ALERT = "[data-testid='stAlert']"
+EXCEPTION = "[data-testid='stException']"
+# An element that shows a page has finished drawing, by page key (any other page: an alert).
+# Compare runs and Sweeps say what they need on a folder with one run and no sweep.
+READY = {
+    "overview": "[data-testid='stTable']",
+    "curves": PLOT,
+    "confusion": PLOT,
+    "mistakes": "[data-testid='stImage'] img",
+    "live": "[data-testid='stFileUploader']",
+    "significance": PLOT,
+    "thresholds": PLOT,
+    "calibration": PLOT,
+    "efficiency": PLOT,
+    "robustness": PLOT,
+    "suspects": f"{ALERT}, [data-testid='stImage']",
+    "compare": f"{ALERT}, {PLOT}",
+    "sweeps": f"{ALERT}, {PLOT}",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _requirements():
+    """In CI, a missing requirement fails every test here, before any fixture runs."""
+    fail_in_ci(MISSING)
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +61,22 @@ def shots(tmp_path_factory) -> Path:
 def artifacts_folder(request) -> str:
     # PETCOMPARE_BROWSER_ARTIFACTS points the test at another folder, e.g. the full run's
     # artifacts/, to take the README's screenshots.
-    return os.environ.get("PETCOMPARE_BROWSER_ARTIFACTS") or str(
+    return os.environ.get(BROWSER_ARTIFACTS_ENV) or str(
         request.getfixturevalue("real_run").path.parent.parent
     )
+
+
+@pytest.fixture(scope="module")
+def served_run(artifacts_folder) -> artifacts.Run:
+    """The run the dashboard opens: the one `latest` points at, else the newest."""
+    folder = Path(artifacts_folder)
+    return artifacts.latest_run(folder) or artifacts.list_runs(folder)[0]
+
+
+@pytest.fixture(scope="module")
+def expected(served_run):
+    """photo -> each model's P(positive), computed without the dashboard."""
+    return model_answers(served_run)
 
 
 @pytest.fixture(scope="module")
@@ -75,53 +108,95 @@ def _wait_for(page, selector: str) -> None:
     page.wait_for_timeout(1500)
 
 
-@pytest.mark.parametrize("path, name, title, ready", PAGES)
-def test_every_page_loads_in_a_real_browser(server, page, path, name, title, ready, shots):
-    page.goto(f"{server}/{path}")
-    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-    _wait_for(page, ready)
-    assert page.locator("[data-testid='stException']").count() == 0
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-
-
-def test_live_compare_uploads_a_real_photo(server, page, shared_data, shots):
+def _upload(page, server: str, photo: Path) -> None:
     page.goto(f"{server}/live")
     _wait_for(page, "[data-testid='stFileUploader']")
-    photo = shared_data / "Dog" / "0.jpg"
     page.locator("input[type='file']").set_input_files(str(photo))
+
+
+def test_every_ready_selector_names_a_page_of_the_list():
+    assert set(READY) <= {p.key for p in pages.PAGES}
+
+
+@pytest.mark.parametrize("info", pages.PAGES, ids=lambda p: p.key)
+def test_every_page_loads_in_a_real_browser(server, page, info, shots):
+    page.goto(f"{server}/{pages.url_path(info)}")
+    page.get_by_role("heading", name=info.title, exact=True).first.wait_for(timeout=60_000)
+    _wait_for(page, READY.get(info.key, ALERT))
+    assert page.locator("h1").first.inner_text().strip() == info.title
+    assert page.locator(EXCEPTION).count() == 0
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{info.key}.png"), full_page=True)
+
+
+def test_the_sidebar_lists_every_page_under_its_section(server, page):
+    page.goto(server)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.wait_for(timeout=60_000)
+    more = nav.locator("[data-testid='stSidebarNavViewButton']")
+    if more.count() and "more" in more.inner_text():  # long lists start collapsed
+        more.click()
+        page.wait_for_timeout(500)
+    wanted = [
+        text
+        for section, infos in pages.by_section().items()
+        for text in (section, *(i.title for i in infos))
+    ]
+    lines = [line.strip() for line in nav.inner_text().splitlines()]
+    assert [line for line in lines if line in wanted] == wanted
+
+
+def test_live_compare_uploads_a_real_photo(server, page, shared_data, shots, served_run, expected):
+    from dashboard.loadbench import answers_shown
+
+    photo = shared_data / "Dog" / "0.jpg"
+    _upload(page, server, photo)
     page.get_by_text("models say").first.wait_for(timeout=120_000)
     _wait_for(page, "[data-testid='stTable']")
     text = page.locator("[data-testid='stMarkdown']").all_inner_texts()
-    assert any("of 4 models say" in t for t in text), text
-    assert page.locator("[data-testid='stException']").count() == 0
+    n = len(served_run.model_names())
+    assert any(f"of {n} models say" in t for t in text), text
+    assert page.locator(EXCEPTION).count() == 0
+    (shown,) = answers_shown(page)
+    assert_answers(shown, expected(photo), served_run.class_names)
     page.screenshot(path=str(shots / "live_upload.png"), full_page=True)
 
 
 def test_live_compare_shows_grad_cam_for_every_model(server, page, shared_data, shots):
-    page.goto(f"{server}/live")
-    _wait_for(page, "[data-testid='stFileUploader']")
-    page.locator("input[type='file']").set_input_files(str(shared_data / "Cat" / "1.jpg"))
+    _upload(page, server, shared_data / "Cat" / "1.jpg")
     page.get_by_text("Show where each model looked").first.click()
     page.get_by_text("; evidence for").first.wait_for(timeout=120_000)
     page.wait_for_timeout(1500)
     captions = page.get_by_text("; evidence for").all_inner_texts()
     assert len(captions) == 4, captions
-    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator(EXCEPTION).count() == 0
     page.get_by_text("; evidence for").last.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=str(shots / "live_gradcam.png"), full_page=True)
 
 
-def test_several_sessions_uploading_at_once_all_get_their_answers(browser, server, real_run):
-    """Three browser sessions upload two photos each at the same time (timings printed)."""
+def test_several_sessions_uploading_at_once_each_get_their_own_photos_answers(
+    browser, server, served_run, expected
+):
+    """Three browser sessions upload two different photos each at the same time; every
+    session shows, for each of its photos, each model's own answer to that photo."""
     import statistics
 
     from dashboard.loadbench import photo_picker, scenario
 
-    waits = scenario(browser, server, sessions=3, rounds=2, photos=photo_picker(real_run))
-    assert len(waits) == 6  # scenario() also fails on any exception shown on a page
+    sessions, rounds = 3, 2
+    photos = photo_picker(served_run)
+    uploaded = {(s, r): photos(s, r) for s in range(sessions) for r in range(rounds)}
+    answers = {key: expected(photo) for key, photo in uploaded.items()}
+    assert len(set(uploaded.values())) == sessions * rounds  # a different photo each time
+    # ...with different answers, so that a session shown another's answer would be caught
+    assert len({tuple(round(p, 3) for p in a.values()) for a in answers.values()}) == len(answers)
+    shown: dict[int, list] = {}
+    waits = scenario(browser, server, sessions, rounds, photos, shown=shown)
+    assert len(waits) == sessions * rounds  # scenario() also fails on any exception shown
+    for (session, round_), answer in answers.items():
+        assert_answers(shown[session][round_], answer, served_run.class_names)
     print(
-        f"\n3 sessions x 2 uploads: median {statistics.median(waits) * 1000:.0f} ms, "
-        f"max {max(waits) * 1000:.0f} ms"
+        f"\n{sessions} sessions x {rounds} uploads: median "
+        f"{statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms"
     )

@@ -9,6 +9,7 @@ from PIL import Image
 
 from dashboard import live
 from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES
+from pipeline.data.images import load_model_input
 from pipeline.modeling import saved_models
 from tests.imagefactory import encode, photo
 
@@ -21,28 +22,45 @@ def models(real_run):
     return loaded
 
 
-def test_shared_models_answer_concurrent_sessions_as_they_answer_one(models, shared_data):
-    photos = [p.read_bytes() for p in sorted((shared_data / "Dog").iterdir())[:8]]
-    photos += [p.read_bytes() for p in sorted((shared_data / "Cat").iterdir())[:8]]
+def test_each_models_answer_is_its_own_prediction_on_the_photo(
+    models, real_run, own_answers, shared_data
+):
+    """live.answer against each model loaded on its own from its .keras file, fed the
+    photo through pipeline.data.images.load_model_input at its recorded input size."""
+    for file in (shared_data / "Dog" / "0.jpg", shared_data / "Cat" / "1.jpg"):
+        payload = file.read_bytes()
+        result = live.answer(payload, models)
+        expected = own_answers(file)
+        assert [v.name for v in result.verdicts] == list(expected)
+        for verdict in result.verdicts:
+            assert verdict.p_positive == pytest.approx(expected[verdict.name], abs=1e-5)
+        for name in expected:  # and the pixels shown are exactly the ones each model got
+            size = tuple(real_run.model_record(name)["input_size"])
+            np.testing.assert_array_equal(result.seen[size], load_model_input(payload, size))
+
+
+def test_shared_models_answer_concurrent_sessions_as_they_answer_one(
+    models, shared_data, own_answers
+):
+    files = (
+        sorted((shared_data / "Dog").iterdir())[:8] + sorted((shared_data / "Cat").iterdir())[:8]
+    )
+    photos = [p.read_bytes() for p in files]
+    expected = [own_answers(p) for p in files]  # each model on its own, one photo at a time
+    # Sixteen photos, sixteen different answers: a session given another's would show.
+    assert len({tuple(round(v, 4) for v in e.values()) for e in expected}) == len(files)
     serial = [live.answer(p, models) for p in photos]
-    direct = {  # each model called on its own, one photo at a time
-        name: [
-            float(model.predict_on_batch(a.seen[tuple(model.input_shape[1:3])][None] * 1.0)[0, 0])
-            for a in serial
-        ]
-        for name, model in models.items()
-    }
-    for i, one in enumerate(serial):
+    for one, own in zip(serial, expected, strict=True):
         assert [v.p_positive for v in one.verdicts] == pytest.approx(
-            [direct[v.name][i] for v in one.verdicts], abs=1e-5
+            [own[v.name] for v in one.verdicts], abs=1e-5
         )
     with ThreadPoolExecutor(max_workers=8) as pool:  # Streamlit serves sessions on threads
         for _ in range(3):
             concurrent = list(pool.map(lambda p: live.answer(p, models), photos))
-            for one, other in zip(serial, concurrent, strict=True):
+            for other, own in zip(concurrent, expected, strict=True):
                 np.testing.assert_allclose(
-                    [v.p_positive for v in one.verdicts],
                     [v.p_positive for v in other.verdicts],
+                    [own[v.name] for v in other.verdicts],
                     atol=1e-5,
                 )
 

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from dashboard import pages
 from tests.dashboard.conftest import open_app
 from tests.imagefactory import write_class_folder
 
@@ -35,7 +36,7 @@ def test_a_run_in_training_shows_its_epochs_while_it_trains(tmp_path, monkeypatc
             .endswith("(training)")
         )
         assert any("Training now: cnn3" in i.value for i in at.sidebar.info)
-        at.switch_page("views/curves.py")
+        at.switch_page(pages.page("curves").file)
         at.run()
         assert not at.exception
         note = [c.value for c in at.caption if "still training" in c.value]

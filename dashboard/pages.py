@@ -1,0 +1,89 @@
+"""The dashboard's pages, in one list: `app.py` makes them `st.Page`s, the tests visit each.
+
+Plain records, no Streamlit: importing this module costs nothing and draws nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    key: str  # also the page's url path ("" for the default page)
+    file: str  # relative to dashboard/, as st.Page and st.switch_page take it
+    title: str
+    icon: str
+    section: str
+
+
+# Navigation sections, in the order the sidebar shows them.
+RESULTS, DIAGNOSTICS, RUNS = "Results", "Diagnostics", "Runs"
+SECTIONS = (RESULTS, DIAGNOSTICS, RUNS)
+
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("overview", "views/overview.py", "Overview", ":material/leaderboard:", RESULTS),
+    PageInfo("curves", "views/curves.py", "Training curves", ":material/show_chart:", RESULTS),
+    PageInfo(
+        "confusion", "views/confusion.py", "Confusion matrices", ":material/grid_on:", RESULTS
+    ),
+    PageInfo(
+        "mistakes", "views/mistakes.py", "Misclassifications", ":material/image_search:", RESULTS
+    ),
+    PageInfo("live", "views/live.py", "Live compare", ":material/photo_camera:", RESULTS),
+    PageInfo(
+        "significance",
+        "views/significance.py",
+        "Is the difference real?",
+        ":material/balance:",
+        DIAGNOSTICS,
+    ),
+    PageInfo(
+        "thresholds",
+        "views/thresholds.py",
+        "Thresholds and ranking",
+        ":material/tune:",
+        DIAGNOSTICS,
+    ),
+    PageInfo(
+        "calibration", "views/calibration.py", "Calibration", ":material/straighten:", DIAGNOSTICS
+    ),
+    PageInfo(
+        "efficiency", "views/efficiency.py", "Efficiency frontier", ":material/speed:", DIAGNOSTICS
+    ),
+    PageInfo(
+        "robustness",
+        "views/robustness.py",
+        "How robust is each model?",
+        ":material/shield:",
+        DIAGNOSTICS,
+    ),
+    PageInfo("suspects", "views/suspects.py", "Suspect labels", ":material/report:", DIAGNOSTICS),
+    PageInfo("compare", "views/compare.py", "Compare runs", ":material/compare_arrows:", RUNS),
+    PageInfo("sweeps", "views/sweeps.py", "Sweeps", ":material/grid_view:", RUNS),
+)
+DEFAULT = PAGES[0]
+_BY_KEY = {page.key: page for page in PAGES}
+
+
+def page(key: str) -> PageInfo:
+    """The page whose key is `key` (KeyError for an unknown one)."""
+    return _BY_KEY[key]
+
+
+def url_path(info: PageInfo) -> str:
+    """Where the page is served: the default page at the root, the others at their key."""
+    return "" if info == DEFAULT else info.key
+
+
+def path(info: PageInfo) -> Path:
+    """The page's script."""
+    return HERE / info.file
+
+
+def by_section() -> dict[str, list[PageInfo]]:
+    """Section -> its pages, both in list order (the shape `st.navigation` takes)."""
+    return {section: [p for p in PAGES if p.section == section] for section in SECTIONS}
