@@ -4,8 +4,10 @@ real Chromium against a real `streamlit run` server.
 The time of one upload runs from handing the file to the page's uploader until that
 photo's answer (the models' vote) is on screen. Scenarios: one session uploading
 photos one after the other, then several sessions uploading at the same time.
-Prints medians and p90s with the machine's CPU, and the server's peak memory.
-Nothing is asserted: it is a benchmark, not a test.
+Prints medians and p90s with the machine's CPU, and the server's peak memory. After the
+timed rounds, each session's answers are checked against its own photos' rows of the run's
+predictions.csv (the pipeline's evaluation of the same pixels): a session shown another
+session's answers, or a wrong one, exits with status 1.
 """
 
 from __future__ import annotations
@@ -155,6 +157,36 @@ def photo_picker(run) -> Callable[[int, int], Path]:
     return lambda session, round_: paths[(session * 7 + round_ * 61) % len(paths)]
 
 
+# A shown P(positive) has three decimals; the evaluation's own may differ in float noise.
+SHOWN_TOLERANCE = 5e-4 + 1e-5
+
+
+def recorded_answers(run) -> dict[str, dict[str, float]]:
+    """photo path -> {model label: P(positive)} from the run's predictions.csv files."""
+    from dashboard.settings import label
+
+    found: dict[str, dict[str, float]] = {}
+    root = Path(run.manifest["dataset"]["root"])
+    for name in run.model_names():
+        for path, p in run.predictions(name)[["path", "p_dog"]].values:
+            found.setdefault(str(root / path), {})[label(name)] = float(p)
+    return found
+
+
+def wrong_answers(
+    shown: dict[int, list], *, photos: Callable[[int, int], Path], expected: dict, positive: str
+) -> list[str]:
+    """Each (session, upload) whose answer table is not its own photo's recorded answers."""
+    wrong = []
+    for session, tables in shown.items():
+        for round_, table in enumerate(tables):
+            want = expected[str(photos(session, round_))]
+            got = {model: float(row[f"P({positive})"]) for model, row in table.items()}
+            if set(got) != set(want) or any(abs(got[m] - want[m]) > SHOWN_TOLERANCE for m in want):
+                wrong.append(f"session {session}, upload {round_ + 1}: {got} (its photo: {want})")
+    return wrong
+
+
 def _report(name: str, waits: list[float], peak_mb: float) -> None:
     ms = [w * 1000 for w in waits]
     print(
@@ -202,9 +234,20 @@ def main(argv: list[str] | None = None) -> dict:
             results["one session"] = scenario(browser, url, 1, args.single, photos, args.pause)
             _report("one session, one photo after another", results["one session"], memory.peak)
             name = f"{args.sessions} sessions at once"
-            results[name] = scenario(browser, url, args.sessions, args.uploads, photos, args.pause)
+            shown: dict[int, list] = {}
+            results[name] = scenario(
+                browser, url, args.sessions, args.uploads, photos, args.pause, shown=shown
+            )
             _report(f"{name}, {args.uploads} photos each", results[name], memory.peak)
         browser.close()
+    wrong = wrong_answers(
+        shown, photos=photos, expected=recorded_answers(run), positive=run.class_names[1]
+    )
+    checked = sum(len(tables) for tables in shown.values())
+    if wrong:
+        print(f"{len(wrong)} of {checked} answers are not their own photo's:", *wrong, sep="\n  ")
+        raise SystemExit(1)
+    print(f"answers: all {checked} uploads of the {len(shown)} sessions showed their own photo's")
     return results
 
 
