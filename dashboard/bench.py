@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dashboard import pages
 from dashboard.settings import ARTIFACTS_ENV, artifacts_dir
+from pipeline.modeling import saved_models
+from pipeline.store import artifacts
 
 
 def page_render_seconds(app: Path) -> dict[str, float]:
@@ -34,7 +36,6 @@ def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> tuple[list[float]
     """Wall times (ms) after warm-up of `live.answer` (decode, resize, four predictions) and of
     the Grad-CAM maps of all models for that upload (dog and cat each)."""
     from dashboard import explain, live
-    from pipeline.modeling import saved_models
 
     models = {n: saved_models.load(run.model_path(n)) for n in run.model_names()}
     seen = live.answer(photo, models).seen
@@ -52,7 +53,6 @@ def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> tuple[list[float]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline.store import artifacts
 
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench", description=__doc__)
     parser.add_argument("--artifacts", default=str(artifacts_dir()))

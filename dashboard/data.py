@@ -12,9 +12,14 @@ import streamlit as st
 from dashboard import explain, live
 from dashboard.settings import artifacts_dir, label
 from pipeline.data.images import load_rgb
+from pipeline.evaluation import compare
 from pipeline.evaluation.analysis import ANALYSIS_VERSION
 from pipeline.evaluation.robustness import model_input
+from pipeline.modeling import saved_models
 from pipeline.store import artifacts
+from pipeline.store.runs import training_now
+from pipeline.workflows.sweep import list_sweeps
+from pipeline.workflows.verify import verify_run
 
 RUN_KEY = "run_path"
 OPEN_RUN_KEY = "open_run"  # set by a page to switch the run picker on the next run
@@ -23,7 +28,6 @@ OPEN_RUN_KEY = "open_run"  # set by a page to switch the run picker on the next 
 @st.cache_data(ttl=5, show_spinner=False)
 def run_paths(folder: str) -> list[tuple[str, str]]:
     """(path, label) of every run, newest first; runs in training or stopped say so."""
-    from pipeline.store.runs import training_now
 
     def suffix(run: artifacts.Run) -> str:
         if run.complete:
@@ -59,7 +63,6 @@ def current_run() -> artifacts.Run | None:
 
 
 def training_status(run: artifacts.Run) -> dict | None:
-    from pipeline.store.runs import training_now
 
     return training_now(run)
 
@@ -160,7 +163,6 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
     Keras models are safe to call from several sessions' threads at once
     (tests/dashboard/test_live.py checks concurrent answers against serial ones).
     """
-    from pipeline.modeling import saved_models
 
     run = artifacts.read_run(Path(path))
     loaded = {}
@@ -278,7 +280,6 @@ def verification(path: str, mtime: float) -> list[str]:
 
     `mtime` of the manifest keys the cache, so a refreshed run is checked again.
     """
-    from pipeline.workflows.verify import verify_run
 
     return verify_run(artifacts.read_run(Path(path)), load_models=False)
 
@@ -308,9 +309,8 @@ def _stamp(path: str) -> tuple[float, ...]:
 
 @st.cache_data(show_spinner="Comparing the runs…", max_entries=16)
 def _comparison(path_a: str, path_b: str, stamps: tuple) -> dict:
-    from pipeline.evaluation.compare import compare_runs
 
-    return compare_runs(run_at(path_a), run_at(path_b))
+    return compare.compare_runs(run_at(path_a), run_at(path_b))
 
 
 def comparison(path_a: str, path_b: str) -> dict:
@@ -320,9 +320,8 @@ def comparison(path_a: str, path_b: str) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _fixed_and_broken(path_a: str, path_b: str, name: str, stamps: tuple) -> pd.DataFrame:
-    from pipeline.evaluation.compare import fixed_and_broken
 
-    return fixed_and_broken(run_at(path_a), run_at(path_b), name)
+    return compare.fixed_and_broken(run_at(path_a), run_at(path_b), name)
 
 
 def fixed_and_broken(path_a: str, path_b: str, name: str) -> pd.DataFrame:
@@ -337,7 +336,6 @@ def fixed_and_broken(path_a: str, path_b: str, name: str) -> pd.DataFrame:
 @st.cache_data(ttl=5, show_spinner=False)
 def sweeps(folder: str) -> list[dict]:
     """Every sweep record under the artifacts folder, newest first (re-read every 5 s)."""
-    from pipeline.workflows.sweep import list_sweeps
 
     return list_sweeps(Path(folder))
 

@@ -20,7 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dashboard.server import CHROMIUM_FLAGS, chromium, dashboard, rss_mb
-from dashboard.settings import artifacts_dir
+from dashboard.settings import artifacts_dir, label
+from pipeline.environment import environment
+from pipeline.store import artifacts
 
 # How many vote lines ("… models say …") a page shows: one per answered photo.
 ANSWERS_JS = """() => Array.from(document.querySelectorAll('[data-testid="stMarkdownContainer"]'))
@@ -163,7 +165,6 @@ SHOWN_TOLERANCE = 5e-4 + 1e-5
 
 def recorded_answers(run) -> dict[str, dict[str, float]]:
     """photo path -> {model label: P(positive)} from the run's predictions.csv files."""
-    from dashboard.settings import label
 
     found: dict[str, dict[str, float]] = {}
     root = Path(run.manifest["dataset"]["root"])
@@ -198,9 +199,6 @@ def _report(name: str, waits: list[float], peak_mb: float) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     from playwright.sync_api import sync_playwright
-
-    from pipeline.environment import environment
-    from pipeline.store import artifacts
 
     parser = argparse.ArgumentParser(prog="python -m dashboard.loadbench", description=__doc__)
     parser.add_argument("--artifacts", default=str(artifacts_dir()))

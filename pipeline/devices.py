@@ -75,9 +75,13 @@ def input_settings(
     `inference_batch` is the configured one."""
     gpus = gpu_count() if gpus is None else gpus
     if gpus == 0:
-        return InputSettings("cpu", 0, cpu_threads(), False, 2, inference_batch)
+        return InputSettings(
+            "cpu", 0, cpu_threads(), autotune=False, prefetch=2, inference_batch=inference_batch
+        )
     batch = GPU_INFERENCE_BATCH if inference_batch == CPU_INFERENCE_BATCH else inference_batch
-    return InputSettings("gpu", gpus, cpu_threads(), True, -1, batch)
+    return InputSettings(
+        "gpu", gpus, cpu_threads(), autotune=True, prefetch=-1, inference_batch=batch
+    )
 
 
 def dataset_options():
@@ -131,14 +135,14 @@ def replicas(model) -> int:
 def predict_on_batch(model, x: np.ndarray):
     """`model.predict_on_batch(x)`, right for a model of several replicas too.
 
-    Under MirroredStrategy, TensorFlow 2.21 returns a batch that does not split
-    evenly over the replicas with rows repeated; such a batch is padded with zeros
-    to a multiple of the replicas and the padding cut off the outputs.
+    Under MirroredStrategy, TensorFlow 2.21 returns every batch with its rows repeated
+    (an uneven one too), so the batch is padded with zeros to a multiple of the replicas
+    and only its own rows are kept.
     """
     n, count = len(x), replicas(model)
-    if count == 1 or n % count == 0:
+    if count == 1:
         return model.predict_on_batch(x)
-    padding = np.zeros((count - n % count, *x.shape[1:]), dtype=x.dtype)
+    padding = np.zeros((-n % count, *x.shape[1:]), dtype=x.dtype)
     outputs = model.predict_on_batch(np.concatenate([np.asarray(x), padding]))
     if isinstance(outputs, (list, tuple)):
         return [np.asarray(o)[:n] for o in outputs]

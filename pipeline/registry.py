@@ -32,18 +32,27 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("cnn3", "CNN-3", SCRATCH, "#1f77b4", "cnn", 0.7977),
-        ModelSpec("cnn4", "CNN-4", SCRATCH, "#ff7f0e", "cnn", 0.8617),
         ModelSpec(
-            "mobilenetv2_frozen", "MobileNetV2 frozen", PRETRAINED, "#2ca02c", "frozen", 0.9848
+            "cnn3", "CNN-3", SCRATCH, color="#1f77b4", trainer="cnn", reference_accuracy=0.7977
+        ),
+        ModelSpec(
+            "cnn4", "CNN-4", SCRATCH, color="#ff7f0e", trainer="cnn", reference_accuracy=0.8617
+        ),
+        ModelSpec(
+            "mobilenetv2_frozen",
+            "MobileNetV2 frozen",
+            PRETRAINED,
+            color="#2ca02c",
+            trainer="frozen",
+            reference_accuracy=0.9848,
         ),
         ModelSpec(
             "mobilenetv2_finetuned",
             "MobileNetV2 fine-tuned",
             PRETRAINED,
-            "#d62728",
-            "finetuned",
-            0.9854,
+            color="#d62728",
+            trainer="finetuned",
+            reference_accuracy=0.9854,
             needs="mobilenetv2_frozen",
         ),
     )
@@ -54,7 +63,7 @@ OTHER_COLOR = "#7f7f7f"
 
 def spec(name: str) -> ModelSpec:
     """The model's entry; a model the registry does not know gets a plain one."""
-    return MODELS.get(name) or ModelSpec(name, name, "other", OTHER_COLOR, "none")
+    return MODELS.get(name) or ModelSpec(name, name, "other", color=OTHER_COLOR, trainer="none")
 
 
 def in_group(names: list[str], group: str) -> list[str]:

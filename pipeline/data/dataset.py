@@ -350,7 +350,7 @@ def load_dataset(
     excluded = set(entries) & known_paths
     unmatched = list(dict.fromkeys(e for e in entries if e not in known_paths))
     candidates = subset([s for s in all_samples if s.path not in excluded], max_per_class, seed)
-    hashed, verdicts = scan(root, candidates, cache_file, progress)
+    hashed, verdicts = scan(root, candidates, cache_file, progress=progress)
     skipped = bad_names + [
         Skipped(p, v[len("skip: ") :]) for p, v in verdicts.items() if v and v.startswith("skip")
     ]
@@ -360,19 +360,19 @@ def load_dataset(
     usable = [s for s in hashed if not (verdicts[s.path] or "").startswith("skip")]
     val = [s for s in usable if is_validation(s.sha256, seed, val_fraction)]
     train = [s for s in usable if not is_validation(s.sha256, seed, val_fraction)]
-    train, val, held_out = carve_dev(train, val, seed, dev_fraction)
-    _check_classes(root, class_names, usable, train, val, val_fraction)
+    train, val, held_out = carve_dev(train, val, seed, fraction=dev_fraction)
+    _check_classes(root, class_names, usable, train=train, val=val, fraction=val_fraction)
     return Dataset(
         str(root),
         class_names,
-        train,
-        val,
-        sorted(skipped, key=lambda s: s.path),
-        converted,
-        sorted(excluded),
-        len(all_samples) + len(bad_names),
-        unmatched,
-        duplicate_groups(usable),
+        train, val=
+        val, skipped=
+        sorted(skipped, key=lambda s: s.path), converted=
+        converted, excluded=
+        sorted(excluded), found=
+        len(all_samples) + len(bad_names), unmatched_exclusions=
+        unmatched, duplicates=
+        duplicate_groups(usable), held_out=
         held_out,
     )
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipeline.data.dataset import Dataset
-from pipeline.hashing import json_sha256
 from pipeline.data.images import loader_identity
+from pipeline.hashing import json_sha256
 
 
 def _digest(data) -> str:
@@ -25,7 +25,7 @@ def data_fingerprint(dataset: Dataset) -> str:
     """sha256 over the used photos (path, label, content), exclusions and label map."""
     photos = [(s.path, s.label, s.sha256) for s in dataset.samples]
     validation = [s.path for s in dataset.val]
-    return fingerprint_of(dataset.class_names, photos, validation, dataset.excluded)
+    return fingerprint_of(dataset.class_names, photos, validation, excluded=dataset.excluded)
 
 
 def fingerprint_of(

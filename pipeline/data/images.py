@@ -161,7 +161,7 @@ def load_rgb(source: Source, max_pixels: int = MAX_PIXELS) -> LoadedImage:
         raise ImageError(f"image too large: {err}") from None
     except Exception as err:  # whatever a decoder raises on a malformed file is a refusal
         raise ImageError(f"cannot decode the image ({type(err).__name__}: {err})") from None
-    return LoadedImage(rgb, notes + converted, original_mode, original_format)
+    return LoadedImage(rgb, notes + converted, original_mode, original_format=original_format)
 
 
 def resize_for_model(img: Image.Image, input_size: tuple[int, int]) -> np.ndarray:

@@ -90,7 +90,15 @@ def costs_from_run(run, decode_s: float, extract_s: float, workers: int, scaling
             epochs[name] = len(phase)
     passes = train_photos * config.get("feature_views", 1) + (photos - train_photos)
     return Costs(
-        photos, train_photos, passes, decode_s, extract_s, workers, scaling, train_s, epochs
+        photos,
+        train_photos,
+        passes,
+        decode_s=decode_s,
+        extract_s=extract_s,
+        workers_per_node=workers,
+        scaling=scaling,
+        train_s=train_s,
+        epochs=epochs,
     )
 
 
@@ -115,7 +123,7 @@ def _in_process_extraction(weights, samples, root, size: int, batch: int) -> flo
     ext = features.extractor(model, train.cut_layer_name(model, 30))
     ext.predict_on_batch(np.zeros((batch, size, size, 3), np.float32))
     start = time.perf_counter()
-    for x, _ in image_dataset(root, samples, (size, size), batch):
+    for x, _ in image_dataset(root, samples, (size, size), batch_size=batch):
         ext.predict_on_batch(x)
     return len(samples) / (time.perf_counter() - start)
 
@@ -125,28 +133,45 @@ def main(args) -> dict:
     run = resolve_run(Path(args.out_dir), args.run) if args.run else None  # fail before timing
     data_dir = args.data_dir or str(default_data_dir())
     config = make_config("quick", data_dir=data_dir, weights=args.weights)
-    dataset = load_dataset(Path(data_dir), config.seed, 0.01, max(32, args.images // 2))
+    dataset = load_dataset(
+        Path(data_dir), config.seed, 0.01, max_per_class=max(32, args.images // 2)
+    )
     samples = dataset.train[: args.images]
     weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
     size, batch = config.mobilenet_input_size, config.inference_batch_size
     results: dict[str, float] = {}
     results["in-process extraction photos/s (2 threads)"] = _in_process_extraction(
-        weights, samples, dataset.root, size, batch
+        weights, samples, dataset.root, size=size, batch=batch
     )
     with connect("auto") as cluster:
         for workers in (1, 2):
 
             def decode(photos, cache, busy, workers=workers):
                 ray_photos.fill_pixels(
-                    cluster, cache, dataset.root, photos, config.cnn_input_size, None, workers,
-                    busy,
-                )  # fmt: skip
+                    cluster,
+                    cache,
+                    dataset.root,
+                    samples=photos,
+                    input_size=config.cnn_input_size,
+                    progress=None,
+                    workers=workers,
+                    busy=busy,
+                )
 
             def extract(photos, cache, busy, workers=workers):
                 ray_photos.fill_features(
-                    cluster, cache, dataset.root, [(photos, "plain")], weights, size, 30, batch,
-                    None, workers, busy,
-                )  # fmt: skip
+                    cluster,
+                    cache,
+                    dataset.root,
+                    jobs=[(photos, "plain")],
+                    weights=weights,
+                    input_size=size,
+                    finetune_layers=30,
+                    inference_batch=batch,
+                    progress=None,
+                    workers=workers,
+                    busy=busy,
+                )
 
             for label, job in (("decode", decode), ("extraction", extract)):
                 got = timed_job(job, samples)

@@ -169,7 +169,15 @@ def fill_pixels(
     rows = _rows(root, samples, set(store.missing(s.sha256 for s in samples)))
     kwargs = {"cache_root": os.path.abspath(cache_root), "input_size": input_size}
     kwargs["resize"] = resize
-    batches = _map_photos(cluster, rows, PixelWriter, kwargs, PHOTOS_PER_BATCH, progress, workers)
+    batches = _map_photos(
+        cluster,
+        rows,
+        PixelWriter,
+        kwargs=kwargs,
+        per_batch=PHOTOS_PER_BATCH,
+        progress=progress,
+        workers=workers,
+    )
     return _count(batches, busy)
 
 
@@ -194,7 +202,12 @@ class FeatureWriter:
         cut = train.cut_layer_name(model, finetune_layers) if finetune_layers else None
         self.ext = features.extractor(model, cut)
         self.stores = features.feature_stores(
-            Path(cache_root), self.ext, weights.sha256, input_size, cut, view
+            Path(cache_root),
+            self.ext,
+            weights.sha256,
+            input_size=input_size,
+            cut_layer=cut,
+            view=view,
         )
         self.size, self.mirror = (input_size, input_size), view == "mirrored"
         self.batch = batch
@@ -244,7 +257,9 @@ def fill_features(
     keras.backend.clear_session()  # the driver needed only the stores' names and shapes
     done = 0
     for samples, view in jobs:
-        stores = features.feature_stores(cache_root, ext, weights.sha256, input_size, cut, view)
+        stores = features.feature_stores(
+            cache_root, ext, weights.sha256, input_size=input_size, cut_layer=cut, view=view
+        )
         missing = set().union(*(set(s.missing(x.sha256 for x in samples)) for s in stores.values()))
         rows = _rows(root, samples, missing)
         kwargs = {
@@ -256,7 +271,13 @@ def fill_features(
             "batch": inference_batch,
         }
         batches = _map_photos(
-            cluster, rows, FeatureWriter, kwargs, PHOTOS_PER_BATCH, progress, workers
+            cluster,
+            rows,
+            FeatureWriter,
+            kwargs=kwargs,
+            per_batch=PHOTOS_PER_BATCH,
+            progress=progress,
+            workers=workers,
         )
         done += _count(batches, busy)
     return done
@@ -297,7 +318,9 @@ def score(
     p = np.zeros(len(rows), np.float32)
     logit = np.zeros(len(rows), np.float32)
     kwargs = {"model_path": os.path.abspath(model_path), "batch": inference_batch}
-    for batch in _map_photos(cluster, rows, Scorer, kwargs, PHOTOS_PER_BATCH, progress):
+    for batch in _map_photos(
+        cluster, rows, Scorer, kwargs=kwargs, per_batch=PHOTOS_PER_BATCH, progress=progress
+    ):
         p[batch["row"]] = batch["p"]
         logit[batch["row"]] = batch["logit"]
     return p, logit
@@ -343,7 +366,9 @@ def explain(
     def one(model_path: Path) -> dict[str, dict[str, np.ndarray]]:
         result: dict[str, dict[str, np.ndarray]] = {}
         kwargs = {"model_path": os.path.abspath(model_path)}
-        for batch in _map_photos(cluster, rows, Explainer, kwargs, GRADCAM_PER_BATCH, None):
+        for batch in _map_photos(
+            cluster, rows, Explainer, kwargs=kwargs, per_batch=GRADCAM_PER_BATCH, progress=None
+        ):
             for j, row in enumerate(batch["row"]):
                 named = {"image": batch["image"][j]}
                 named |= {k[4:]: batch[k][j] for k in batch if k.startswith("map_")}
@@ -365,7 +390,7 @@ def explain_run(
     arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in paths}
     located = {p: os.path.abspath(Path(root) / p) for p in paths}
     models = {name: run.model_path(name) for name in run.model_names()}
-    for name, maps in explain(cluster, models, located, progress).items():
+    for name, maps in explain(cluster, models, located, progress=progress).items():
         for path, named in maps.items():
             if "positive" in named:  # models Grad-CAM cannot explain give no maps
                 arrays[path] |= {f"{name}__{kind}": value for kind, value in named.items()}

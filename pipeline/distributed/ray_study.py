@@ -40,7 +40,9 @@ def _train_task(train_one: TrainOne, name: str, config: RunConfig, dataset: Data
                 run_dir: str, record):  # fmt: skip
     """Runs on a worker: train, save, score and publish one model (as in-process)."""
     devices.apply_thread_cap()
-    return train_one(name, config, dataset, weights, Path(run_dir), record, Console())
+    return train_one(
+        name, config, dataset, weights=weights, run_dir=Path(run_dir), record=record, log=Console()
+    )
 
 
 def _submit(cluster: Cluster, train_one: TrainOne, name: str, **task_args):
@@ -68,9 +70,9 @@ def _prefill_pixels(cluster, config, dataset, cache_root: Path, log: Console) ->
             cluster,
             cache_root,
             dataset.root,
-            photos,
-            config.cnn_input_size,
-            log.counter("photos decoded on the cluster", len(photos)),
+            samples=photos,
+            input_size=config.cnn_input_size,
+            progress=log.counter("photos decoded on the cluster", len(photos)),
             resize=resize,
         )
         log(f"  {done:,} photo(s) decoded, {len(photos) - done:,} already in the cache")
@@ -86,12 +88,12 @@ def _prefill_features(cluster, config, dataset, weights, with_cut: bool, cache_r
         cluster,
         cache_root,
         dataset.root,
-        jobs,
-        weights,
-        config.mobilenet_input_size,
-        config.finetune_layers if with_cut else None,
-        config.inference_batch_size,
-        log.counter("photos through MobileNetV2 on the cluster", needed),
+        jobs=jobs,
+        weights=weights,
+        input_size=config.mobilenet_input_size,
+        finetune_layers=config.finetune_layers if with_cut else None,
+        inference_batch=config.inference_batch_size,
+        progress=log.counter("photos through MobileNetV2 on the cluster", needed),
     )
     log(f"  {done:,} photo pass(es) computed, {needed - done:,} from the cache")
 
@@ -146,7 +148,15 @@ def train_models(
 
     try:
         _photo_work_and_submit(
-            cluster, config, dataset, weights, record, todo, waiting, log, submit
+            cluster,
+            config,
+            dataset,
+            weights=weights,
+            record=record,
+            todo=todo,
+            waiting=waiting,
+            log=log,
+            submit=submit,
         )
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -177,14 +187,22 @@ def _photo_work_and_submit(cluster, config, dataset, weights, record, todo, wait
     cache_root = Path(config.out_dir) / artifacts.CACHE
     cnns = [m for m in todo if spec(m).trainer == "cnn"]
     if cnns:
-        _prefill_pixels(cluster, config, dataset, cache_root, log)
+        _prefill_pixels(cluster, config, dataset, cache_root=cache_root, log=log)
         for name in cnns:
             submit(name)
     frozen = [m for m in todo if spec(m).trainer == "frozen"]
     if frozen and config.frozen_mode == "features":
         hub = getattr(weights, "kind", None) == "hub"
         with_cut = not hub and any(spec(m).needs == frozen[0] for m in record["planned_models"])
-        _prefill_features(cluster, config, dataset, weights, with_cut, cache_root, log)
+        _prefill_features(
+            cluster,
+            config,
+            dataset,
+            weights=weights,
+            with_cut=with_cut,
+            cache_root=cache_root,
+            log=log,
+        )
     for name in todo:
         if name not in cnns and name not in waiting:
             submit(name)

@@ -140,7 +140,7 @@ def efficiency(records: list[dict], latency: dict[str, dict] | None = None) -> l
         [r["accuracy"] for r in timed],
         [r["latency_ms"] for r in timed],
         [r["latency_q1_ms"] for r in timed],
-        [r["latency_q3_ms"] for r in timed],
+        high=[r["latency_q3_ms"] for r in timed],
     )
     for row, flag in zip(timed, flags, strict=True):
         row["on_frontier"] = flag

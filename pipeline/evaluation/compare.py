@@ -52,7 +52,7 @@ def compare_model(a: artifacts.Run, b: artifacts.Run, name: str) -> dict:
         }
     else:
         z, p = stats.two_proportion_test(
-            int(left.correct.sum()), len(left), int(right.correct.sum()), len(right)
+            int(left.correct.sum()), len(left), int(right.correct.sum()), n_b=len(right)
         )
         row["test"] = {"method": "two-proportion z-test (unpaired)", "z": z, "p_value": p}
         row["warning"] = "the runs share no validation photo: only an unpaired test applies"

@@ -60,7 +60,9 @@ def evaluate_into(
     """
     input_size = tuple(model.input_shape[1:3])
     if scores is None:
-        scores = predict_samples(model, root, samples, input_size, batch_size, progress)
+        scores = predict_samples(
+            model, root, samples, input_size=input_size, batch_size=batch_size, progress=progress
+        )
     p_dog, logits = scores
     labels = np.array([s.label for s in samples])
     predicted = metrics.predicted_labels(p_dog)

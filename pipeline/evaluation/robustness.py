@@ -82,15 +82,15 @@ class Corruption:
 
 
 CORRUPTIONS: tuple[Corruption, ...] = (
-    Corruption("jpeg", "JPEG compression", (40, 10), "quality", _jpeg),
-    Corruption("blur", "Gaussian blur", (1.0, 2.5), "radius px", _blur),
-    Corruption("noise", "Gaussian noise", (12, 30), "sigma", _noise),
-    Corruption("brightness", "darker", (0.6, 0.3), "brightness factor", _brightness),
-    Corruption("contrast", "lower contrast", (0.6, 0.3), "contrast factor", _contrast),
-    Corruption("rotation", "rotation", (8, 20), "degrees", _rotate),
-    Corruption("grayscale", "grayscale", (1,), "", _grayscale),
-    Corruption("downscale", "downscale, then upscale", (0.5, 0.25), "scale", _downscale),
-    Corruption("resize", "TensorFlow bilinear resize (no antialias)", (1,), "", None),
+    Corruption("jpeg", "JPEG compression", (40, 10), unit="quality", apply=_jpeg),
+    Corruption("blur", "Gaussian blur", (1.0, 2.5), unit="radius px", apply=_blur),
+    Corruption("noise", "Gaussian noise", (12, 30), unit="sigma", apply=_noise),
+    Corruption("brightness", "darker", (0.6, 0.3), unit="brightness factor", apply=_brightness),
+    Corruption("contrast", "lower contrast", (0.6, 0.3), unit="contrast factor", apply=_contrast),
+    Corruption("rotation", "rotation", (8, 20), unit="degrees", apply=_rotate),
+    Corruption("grayscale", "grayscale", (1,), unit="", apply=_grayscale),
+    Corruption("downscale", "downscale, then upscale", (0.5, 0.25), unit="scale", apply=_downscale),
+    Corruption("resize", "TensorFlow bilinear resize (no antialias)", (1,), unit="", apply=None),
 )
 BY_NAME = {c.name: c for c in CORRUPTIONS}
 
@@ -117,7 +117,7 @@ def model_input(
     """The pixels a model of `input_size` sees for `image` under the corruption."""
     if name == "resize" and severity > 0:
         return tf_resize(image, input_size)
-    return resize_for_model(corrupt(image, name, severity, seed), input_size)
+    return resize_for_model(corrupt(image, name, severity, seed=seed), input_size)
 
 
 def conditions() -> list[tuple[str, int]]:

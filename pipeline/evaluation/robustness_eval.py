@@ -22,7 +22,7 @@ from pipeline.store import artifacts
 
 def _subset(run: artifacts.Run, root: str, n: int, seed: int):
     val = run.split().query("split == 'val'").reset_index(drop=True)
-    picked = robustness.pick_photos(val.path.tolist(), val.label.astype(int).tolist(), n, seed)
+    picked = robustness.pick_photos(val.path.tolist(), val.label.astype(int).tolist(), n, seed=seed)
     photos, paths, labels = [], [], []
     for i in picked:
         try:
@@ -51,7 +51,7 @@ def evaluate_robustness(
     seeded subset of the validation photos; written to the run's `robustness.json`."""
     start = time.perf_counter()
     seed = int(run.manifest.get("config", {}).get("seed", 0))
-    photos, paths, labels = _subset(run, root, n_photos, seed)
+    photos, paths, labels = _subset(run, root, n_photos, seed=seed)
     if not photos:
         raise ValueError(f"none of the run's validation photos can be read under {root}")
     answers: dict[str, dict[str, list[float]]] = {name: {} for name in models}
@@ -63,7 +63,7 @@ def evaluate_robustness(
         def batches(size=size):
             for corruption, severity in conditions:
                 images = [
-                    robustness.model_input(photo, corruption, severity, size, seed=i)
+                    robustness.model_input(photo, corruption, severity, input_size=size, seed=i)
                     for i, photo in enumerate(photos)
                 ]
                 yield from _batches(images, batch)

@@ -62,13 +62,21 @@ def mcnemar_from_counts(a_only: int, b_only: int) -> McNemar:
     floored at zero: equal counts are no evidence at all (statistic 0, p = 1)."""
     discordant = a_only + b_only
     if discordant == 0:
-        return McNemar(a_only, b_only, 0.0, 1.0, "no discordant pairs")
+        return McNemar(a_only, b_only, 0.0, p_value=1.0, method="no discordant pairs")
     if discordant < EXACT_BELOW:
         p = sps.binomtest(a_only, discordant, 0.5).pvalue
-        return McNemar(a_only, b_only, float(min(a_only, b_only)), float(p), "exact binomial")
+        return McNemar(
+            a_only, b_only, float(min(a_only, b_only)), p_value=float(p), method="exact binomial"
+        )
     statistic = max(0, abs(a_only - b_only) - 1) ** 2 / discordant
     p = sps.chi2.sf(statistic, df=1)
-    return McNemar(a_only, b_only, float(statistic), float(p), "chi-square, continuity-corrected")
+    return McNemar(
+        a_only,
+        b_only,
+        float(statistic),
+        p_value=float(p),
+        method="chi-square, continuity-corrected",
+    )
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -94,7 +102,7 @@ def pairwise_mcnemar(correct: dict[str, np.ndarray], alpha: float = 0.05) -> lis
         row["accuracy_a"] = float(np.mean(correct[a]))
         row["accuracy_b"] = float(np.mean(correct[b]))
         row["significant"] = bool(p_adj < alpha)
-        row["verdict"] = verdict(a, b, test, p_adj, alpha)
+        row["verdict"] = verdict(a, b, test, p_adjusted=p_adj, alpha=alpha)
         rows.append(row)
     return rows
 

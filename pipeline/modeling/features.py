@@ -86,7 +86,7 @@ def feature_stores(
             cache_root,
             "pooled",
             base,
-            {"pooled": (tuple(ext.outputs[0].shape[1:]), np.float32)},
+            specs={"pooled": (tuple(ext.outputs[0].shape[1:]), np.float32)},
         )
     }
     if cut_layer is not None:
@@ -94,7 +94,7 @@ def feature_stores(
             cache_root,
             "cut",
             base | {"cut_layer": cut_layer},
-            {"cut": (tuple(ext.outputs[1].shape[1:]), np.float32)},
+            specs={"cut": (tuple(ext.outputs[1].shape[1:]), np.float32)},
         )
     return stores
 
@@ -114,7 +114,7 @@ def _extract_missing(
     if not todo:
         return
     writers = {name: store.writer() for name, store in stores.items()}
-    ds = image_dataset(root, todo, (input_size, input_size), batch_size, mirror=mirror)
+    ds = image_dataset(root, todo, (input_size, input_size), batch_size=batch_size, mirror=mirror)
     row = 0
     for images, _ in ds:
         outputs = predict_on_batch(ext, np.asarray(images))
@@ -153,14 +153,30 @@ def load_or_extract(
     for view in range(views):
         mirror = view == 1
         stores = feature_stores(
-            cache_root, ext, weights_sha, input_size, cut_layer, "mirrored" if mirror else "plain"
+            cache_root,
+            ext,
+            weights_sha,
+            input_size=input_size,
+            cut_layer=cut_layer,
+            view="mirrored" if mirror else "plain",
         )
-        _extract_missing(ext, stores, root, samples, input_size, batch_size, mirror, progress)
+        _extract_missing(
+            ext,
+            stores,
+            root,
+            samples=samples,
+            input_size=input_size,
+            batch_size=batch_size,
+            mirror=mirror,
+            progress=progress,
+        )
         for name, store in stores.items():
             parts[name].append((store, [s.sha256 for s in samples]))
             names.append(store.name)
     cut = gather(parts["cut"], "cut") if cut_layer is not None else None
-    return FeatureSet(gather(parts["pooled"], "pooled"), cut, labels_of(samples, views), names)
+    return FeatureSet(
+        gather(parts["pooled"], "pooled"), cut, labels_of(samples, views), stores=names
+    )
 
 
 def pixel_store(cache_root: Path, input_size: int, resize: str = "pillow") -> ShardStore:
@@ -172,7 +188,7 @@ def pixel_store(cache_root: Path, input_size: int, resize: str = "pillow") -> Sh
 
         producer |= {"resize": resize, "tensorflow": tf.__version__}
     return ShardStore(
-        cache_root, "pixels", producer, {"image": ((input_size, input_size, 3), np.uint8)}
+        cache_root, "pixels", producer, specs={"image": ((input_size, input_size, 3), np.uint8)}
     )
 
 
@@ -199,7 +215,9 @@ def load_or_decode(
         writer = store.writer()
         shape = (input_size, input_size)
         row = 0
-        pixels = image_dataset(root, todo, shape, batch_size, as_float=False, resize=resize)
+        pixels = image_dataset(
+            root, todo, shape, batch_size=batch_size, as_float=False, resize=resize
+        )
         for images, _ in pixels:
             keys = [s.sha256 for s in todo[row : row + len(images)]]
             writer.add(keys, image=images.numpy())

@@ -94,7 +94,15 @@ def build_cnn_of_depth(
 ) -> keras.Model:
     """`depth` conv blocks ("cnn<depth>"), of `width` filters, then 2x, 4x, ... `width`."""
     filters = tuple(width * 2**i for i in range(depth))
-    return _cnn(f"cnn{depth}", input_size, filters, dropout, dtype, flip_average, max_pool)
+    return _cnn(
+        f"cnn{depth}",
+        input_size,
+        filters,
+        dropout=dropout,
+        dtype=dtype,
+        flip_average=flip_average,
+        max_pool=max_pool,
+    )
 
 
 # Three conv blocks of 32/64/128 filters by default, and four of 32/64/128/256.
@@ -113,7 +121,7 @@ def build_mobilenetv2(
     `weights` None gives random weights (for tests that only check structure).
     """
     if weights is not None and weights.kind == "hub":
-        return _build_hub_model(input_size, weights, dropout, name)
+        return _build_hub_model(input_size, weights, dropout, name=name)
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="mobilenet_preprocess")(inputs)
     try:

@@ -81,7 +81,7 @@ def predict_samples(
     progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(P(positive class), logit) for each sample, through the shared image path."""
-    ds = image_dataset(root, samples, input_size, batch_size)
+    ds = image_dataset(root, samples, input_size, batch_size=batch_size)
 
     def batches():
         for images, _ in ds:

@@ -124,11 +124,11 @@ def train_val_data(config: RunConfig, dataset: Dataset, size: int, augment: bool
         dataset.root,
         dataset.train,
         shape,
-        config.batch_size,
+        batch_size=config.batch_size,
         shuffle_seed=config.seed,
         augment=models.augmentation(config.seed) if augment else None,
     )
-    val = image_dataset(dataset.root, dataset.val, shape, config.batch_size)
+    val = image_dataset(dataset.root, dataset.val, shape, batch_size=config.batch_size)
     return train, val
 
 
@@ -155,7 +155,7 @@ def _fit_on_images(
         train, val = (
             ds.unbatch().batch(config.batch_size, drop_remainder=True) for ds in (train, val)
         )
-    return _fit(model, train, val, phase, outputs)
+    return _fit(model, train, val, phase=phase, outputs=outputs)
 
 
 def _fit_on_arrays(
@@ -191,7 +191,7 @@ def _fit_on_arrays(
         other_share=share,
     )
     val_data = features.array_dataset(*val, batch, full_batches=full)
-    return _fit(model, train_data, val_data, phase, outputs)
+    return _fit(model, train_data, val_data, phase=phase, outputs=outputs)
 
 
 def _predict(model: keras.Model, x, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +206,7 @@ def build_cnn(name: str, config: RunConfig, dtype: str = "float32") -> keras.Mod
         config.cnn_input_size,
         config.dropout,
         dtype,
-        config.cnn_width,
+        width=config.cnn_width,
         flip_average=config.cnn_flip_average,
         max_pool=config.cnn_max_pool,
     )
@@ -231,16 +231,27 @@ def train_cnn(
     start = time.perf_counter()
     batch = config.inference_batch_size
     train_x, train_y = features.load_or_decode(
-        cache_root, dataset.root, dataset.train, size, batch, progress
+        cache_root,
+        dataset.root,
+        dataset.train,
+        input_size=size,
+        batch_size=batch,
+        progress=progress,
     )
     val_x, val_y = features.load_or_decode(
-        cache_root, dataset.root, dataset.val, size, batch, progress
+        cache_root, dataset.root, dataset.val, input_size=size, batch_size=batch, progress=progress
     )
     caches = [features.pixel_store(cache_root, size).name]
     other = None
     if config.cnn_resize_mix > 0:
         other, _ = features.load_or_decode(
-            cache_root, dataset.root, dataset.train, size, batch, progress, resize="tensorflow"
+            cache_root,
+            dataset.root,
+            dataset.train,
+            input_size=size,
+            batch_size=batch,
+            progress=progress,
+            resize="tensorflow",
         )
         caches.append(features.pixel_store(cache_root, size, "tensorflow").name)
     dtype = precision.resolve(config.precision, cpu_description()["cpu_flags"])
@@ -277,7 +288,7 @@ def train_cnn(
         notes.append(f"trained in {dtype}; saved to compute in float32")
         model = _as_float32(model, name, config)
     return Trained(
-        model, history, time.perf_counter() - start, notes, caches=caches, resumed_at=resumed
+        model, history, time.perf_counter() - start, notes=notes, caches=caches, resumed_at=resumed
     )
 
 
@@ -303,13 +314,13 @@ def _features(
             model,
             cache_root,
             weights.sha256,
-            dataset.root,
-            samples,
-            config.mobilenet_input_size,
-            config.inference_batch_size,
-            cut_layer,
-            views,
-            progress,
+            root=dataset.root,
+            samples=samples,
+            input_size=config.mobilenet_input_size,
+            batch_size=config.inference_batch_size,
+            cut_layer=cut_layer,
+            views=views,
+            progress=progress,
         )
         for samples, views in ((dataset.train, config.feature_views), (dataset.val, 1))
     ]
@@ -342,9 +353,21 @@ def train_frozen(
             outputs=outputs,
         )
         return Trained(
-            model, history, time.perf_counter() - start, ["trained end to end"], resumed_at=resumed
+            model,
+            history,
+            time.perf_counter() - start,
+            notes=["trained end to end"],
+            resumed_at=resumed,
         )
-    train_set, val_set = _features(model, config, dataset, weights, cache_root, cut_layer, progress)
+    train_set, val_set = _features(
+        model,
+        config,
+        dataset,
+        weights=weights,
+        cache_root=cache_root,
+        cut_layer=cut_layer,
+        progress=progress,
+    )
     extract_seconds = time.perf_counter() - start
     head = models.head_model(model, train_set.pooled.shape[1:])
     history, resumed = _fit_on_arrays(
@@ -361,7 +384,15 @@ def train_frozen(
     )
     val_p = _predict(head, val_set.pooled, config.inference_batch_size)
     caches = sorted(set(train_set.stores + val_set.stores))
-    return Trained(model, history, time.perf_counter() - start, [note], val_p, caches, resumed)
+    return Trained(
+        model,
+        history,
+        time.perf_counter() - start,
+        notes=[note],
+        val_predictions=val_p,
+        caches=caches,
+        resumed_at=resumed,
+    )
 
 
 def cut_layer_name(model: keras.Model, n_layers: int) -> str:
@@ -400,7 +431,15 @@ def train_finetuned(
         val_p = None
     else:
         cut = unfrozen[0]
-        train_set, val_set = _features(model, config, dataset, weights, cache_root, cut, progress)
+        train_set, val_set = _features(
+            model,
+            config,
+            dataset,
+            weights=weights,
+            cache_root=cache_root,
+            cut_layer=cut,
+            progress=progress,
+        )
         upper = models.upper_model(model, cut)
         rows, resumed = _fit_on_arrays(
             upper,
@@ -418,4 +457,12 @@ def train_finetuned(
         caches = sorted(set(train_set.stores + val_set.stores))
     notes.append(f"unfrozen: last {config.finetune_layers} base layers except BatchNorm")
     history = [dict(row) for row in frozen_history] + rows
-    return Trained(model, history, time.perf_counter() - start, notes, val_p, caches, resumed)
+    return Trained(
+        model,
+        history,
+        time.perf_counter() - start,
+        notes=notes,
+        val_predictions=val_p,
+        caches=caches,
+        resumed_at=resumed,
+    )

@@ -69,13 +69,13 @@ def resolve_weights(
     """Turn a --weights value into a loadable local path, with its checksum."""
     if spec == "imagenet":
         path = fetch_imagenet(input_size, imagenet_base_url, cache_dir)
-        return WeightsSource("imagenet", spec, str(path), file_sha256(path))
+        return WeightsSource("imagenet", spec, str(path), sha256=file_sha256(path))
     if spec.startswith(HUB_PREFIX):
         return resolve_hub(spec[len(HUB_PREFIX) :])
     path = Path(spec).expanduser()
     if not path.is_file():
         raise PipelineError(f"weights file {path} does not exist")
-    return WeightsSource("file", spec, str(path.resolve()), file_sha256(path))
+    return WeightsSource("file", spec, str(path.resolve()), sha256=file_sha256(path))
 
 
 def resolve_hub(handle: str) -> WeightsSource:
@@ -88,4 +88,4 @@ def resolve_hub(handle: str) -> WeightsSource:
     graph = local / "saved_model.pb"
     if not graph.is_file():
         raise PipelineError(f"{local} is not a SavedModel folder (no saved_model.pb)")
-    return WeightsSource("hub", HUB_PREFIX + handle, str(local), file_sha256(graph))
+    return WeightsSource("hub", HUB_PREFIX + handle, str(local), sha256=file_sha256(graph))

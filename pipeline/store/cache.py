@@ -104,7 +104,7 @@ class ShardStore:
 
     def write_shard(self, keys: list[str], rows: dict[str, np.ndarray]) -> Path:
         self._ensure_folder()
-        shard = write_shard(self.folder, self.specs, keys, rows)
+        shard = write_shard(self.folder, self.specs, keys, rows=rows)
         self._index = None
         return shard
 
@@ -280,7 +280,7 @@ def prune(cache_root: Path, used: dict[str, set[str]], dry_run: bool = False) ->
                 if not dry_run:
                     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             elif entry.name.startswith(SHARD_PREFIX):
-                _prune_shard(folder, entry, keep, report, dry_run)
+                _prune_shard(folder, entry, keep, report=report, dry_run=dry_run)
     return report
 
 
@@ -305,6 +305,8 @@ def _prune_shard(folder: Path, shard: Path, keep: set[str], report, dry_run: boo
     if dry_run:
         return
     specs = {name: (a.shape[1:], a.dtype) for name, a in arrays.items()}
-    write_shard(folder, specs, [keys[r] for r in wanted], {n: a[wanted] for n, a in arrays.items()})
+    write_shard(
+        folder, specs, [keys[r] for r in wanted], rows={n: a[wanted] for n, a in arrays.items()}
+    )
     del arrays
     shutil.rmtree(shard)

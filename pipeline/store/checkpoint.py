@@ -88,7 +88,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.folder, self.recorder = Path(folder), recorder
 
     def on_epoch_end(self, epoch, logs=None):
-        save(self.folder, self.model, epoch + 1, self.recorder.rows)
+        save(self.folder, self.model, epoch + 1, rows=self.recorder.rows)
         faults.point("epoch")
 
 

@@ -39,5 +39,5 @@ def prune_cache(
     """Delete cached rows no run in `out_dir` uses, under the writer lock."""
     log = log or Console()
     out_dir = Path(out_dir)
-    with plain_os_errors(out_dir), WriterLock(out_dir, "cache --prune", wait, log):
+    with plain_os_errors(out_dir), WriterLock(out_dir, "cache --prune", wait, log=log):
         return prune(out_dir / artifacts.CACHE, used_entries(out_dir), dry_run)

@@ -42,7 +42,14 @@ def _incremental_cache(dataset, size: int, batch: int, added: int = 100) -> dict
         ):
             decoded: list[int] = []
             start = time.perf_counter()
-            features.load_or_decode(cache, dataset.root, samples, size, batch, decoded.append)
+            features.load_or_decode(
+                cache,
+                dataset.root,
+                samples,
+                input_size=size,
+                batch_size=batch,
+                progress=decoded.append,
+            )
             results[f"pixel cache, {label}: photos decoded"] = sum(decoded)
             results[f"pixel cache, {label}: seconds"] = time.perf_counter() - start
     return results
@@ -56,7 +63,7 @@ def main(args) -> dict:
         weights=args.weights,
         max_per_class=max(64, args.images // 2),
     )
-    dataset = load_dataset(Path(data_dir), config.seed, 0.01, config.max_per_class)
+    dataset = load_dataset(Path(data_dir), config.seed, 0.01, max_per_class=config.max_per_class)
     weights = resolve_weights(config.weights, config.mobilenet_input_size, config.imagenet_base_url)
     results: dict[str, float] = {}
     # Whole batches only: a smaller last batch would be traced anew inside the timed loop.
@@ -67,13 +74,17 @@ def main(args) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
         x, y = features.load_or_decode(
-            cache, dataset.root, dataset.train, size, config.inference_batch_size
+            cache,
+            dataset.root,
+            dataset.train,
+            input_size=size,
+            batch_size=config.inference_batch_size,
         )
         results[f"decode photos once at {size}px img/s"] = len(x) / (time.perf_counter() - start)
         for name in ("cnn3", "cnn4"):
             model = build_cnn(name, config)
             compile_model(model, 1e-3)
-            cached = features.array_dataset(x, y, config.batch_size, config.seed, flip=True)
+            cached = features.array_dataset(x, y, config.batch_size, seed=config.seed, flip=True)
             rate = _images_per_second(model, cached, len(x))
             results[f"{name} train img/s (cached photos)"] = rate
             compile_model(model, 1e-3)
@@ -103,7 +114,9 @@ def main(args) -> dict:
     start = time.perf_counter()
     outputs = [
         ext.predict_on_batch(x)
-        for x, _ in image_dataset(dataset.root, dataset.train, shape, config.inference_batch_size)
+        for x, _ in image_dataset(
+            dataset.root, dataset.train, shape, batch_size=config.inference_batch_size
+        )
     ]
     extract_rate = len(dataset.train) / (time.perf_counter() - start)
     results["feature extraction img/s"] = extract_rate
@@ -113,14 +126,18 @@ def main(args) -> dict:
     labels = np.array([[s.label] for s in dataset.train], np.float32)
     head = models.head_model(frozen, pooled.shape[1:])
     compile_model(head, 1e-3)
-    head_rate = _images_per_second(head, features.array_dataset(pooled, labels, 64, 0), len(pooled))
+    head_rate = _images_per_second(
+        head, features.array_dataset(pooled, labels, 64, seed=0), len(pooled)
+    )
     results["head on cached features img/s"] = head_rate
     epochs = config.frozen_epochs if config.profile == "full" else 10
     results["per-epoch speed-up of cached features"] = head_rate / e2e
     cut_name = models.unfreeze_top(finetune, config.finetune_layers)[0]
     upper = models.upper_model(finetune, cut_name)
     compile_model(upper, 1e-5)
-    upper_rate = _images_per_second(upper, features.array_dataset(cut, labels, 64, 0), len(cut))
+    upper_rate = _images_per_second(
+        upper, features.array_dataset(cut, labels, 64, seed=0), len(cut)
+    )
     results["fine-tuning on cached activations img/s"] = upper_rate
     results["fine-tuning speed-up of cached activations"] = (
         upper_rate / results["mobilenetv2_finetuned end-to-end train img/s"]

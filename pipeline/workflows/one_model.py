@@ -53,12 +53,12 @@ def score_into(
         stage,
         model,
         dataset.root,
-        dataset.val,
-        dataset.class_names,
-        config.inference_batch_size,
-        run_dir / artifacts.THUMBS,
-        scores,
-        log.counter(f"{name}: photos scored", len(dataset.val)),
+        samples=dataset.val,
+        class_names=dataset.class_names,
+        batch_size=config.inference_batch_size,
+        thumbs_dir=run_dir / artifacts.THUMBS,
+        scores=scores,
+        progress=log.counter(f"{name}: photos scored", len(dataset.val)),
     )
 
 
@@ -129,11 +129,19 @@ def fit_model(
 
     with devices.strategy_scope(strategy):
         if trainer == "cnn":
-            trained = train.train_cnn(name, config, dataset, cache_root, progress, outputs)
+            trained = train.train_cnn(
+                name, config, dataset, cache_root=cache_root, progress=progress, outputs=outputs
+            )
         elif trainer == "frozen":
             with_cut = any(spec(m).needs == name for m in record["planned_models"])
             trained = train.train_frozen(
-                config, dataset, weights, cache_root, with_cut, progress, outputs
+                config,
+                dataset,
+                weights,
+                cache_root=cache_root,
+                with_cut=with_cut,
+                progress=progress,
+                outputs=outputs,
             )
         else:
             base = artifacts.Run(run_dir, record)
@@ -141,11 +149,11 @@ def fit_model(
                 config,
                 dataset,
                 weights,
-                base.model_path(spec(name).needs),
-                base.history(spec(name).needs).to_dict("records"),
-                cache_root,
-                progress,
-                outputs,
+                frozen_model_path=base.model_path(spec(name).needs),
+                frozen_history=base.history(spec(name).needs).to_dict("records"),
+                cache_root=cache_root,
+                progress=progress,
+                outputs=outputs,
             )
     return trained, sum(computed), needed
 

@@ -64,7 +64,7 @@ def evaluate_run(
     """
     log = log or Console()
     with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "evaluate", wait):
-        return _evaluate(run, _photos_root(run, data_dir), log, cluster)
+        return _evaluate(run, _photos_root(run, data_dir), log, cluster=cluster)
 
 
 def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
@@ -89,23 +89,30 @@ def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
         if cluster is not None:
             from pipeline.distributed import ray_photos  # Ray is optional: only when chosen
 
-            scored = ray_photos.score(cluster, run.model_path(name), root, val, batch, progress)
+            scored = ray_photos.score(
+                cluster,
+                run.model_path(name),
+                root,
+                samples=val,
+                inference_batch=batch,
+                progress=progress,
+            )
         scores = evaluate.evaluate_into(
             run.model_dir(name),
             model,
             root,
-            val,
-            run.class_names,
-            batch,
-            run.path / artifacts.THUMBS,
-            scored,
-            progress,
+            samples=val,
+            class_names=run.class_names,
+            batch_size=batch,
+            thumbs_dir=run.path / artifacts.THUMBS,
+            scores=scored,
+            progress=progress,
         )
         record["metrics"] = scores
         results[name] = scores
         log(f"{name}: val accuracy {scores['accuracy']:.2%}, AUC {scores['roc_auc']:.4f}")
     artifacts.write_json(run.path / artifacts.MANIFEST, run.manifest)
-    analyze_unlocked(run, root, log, cluster)
+    analyze_unlocked(run, root, log, cluster=cluster)
     return results
 
 
@@ -123,7 +130,9 @@ def analyze_run(
     `resize_gap` each model's answers on every validation photo resized TensorFlow's way."""
     log = log or Console()
     with plain_os_errors(_artifacts_dir(run)), WriterLock(_artifacts_dir(run), "analyze", wait):
-        return analyze_unlocked(run, data_dir, log, cluster, robustness, resize_gap)
+        return analyze_unlocked(
+            run, data_dir, log, cluster=cluster, robustness=robustness, resize_gap=resize_gap
+        )
 
 
 def analyze_unlocked(
@@ -165,9 +174,9 @@ def analyze_unlocked(
         )
         log(f"  Grad-CAM maps stored for {count} photo(s) under {run.path / artifacts.GRADCAM}")
         if robustness:
-            _robustness(run, root, loaded, log)
+            _robustness(run, root, loaded, log=log)
         if resize_gap:
-            _resize_gap(run, root, loaded, log)
+            _resize_gap(run, root, loaded, log=log)
     else:
         log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")
     _say_resize_gaps(run, log)
@@ -194,9 +203,9 @@ def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> No
             run,
             root,
             loaded,
-            n,
-            _inference_batch(run),
-            log.counter("robustness: models done", len(loaded)),
+            n_photos=n,
+            batch=_inference_batch(run),
+            progress=log.counter("robustness: models done", len(loaded)),
         )
     except ValueError as err:
         raise PipelineError(f"robustness analysis: {err}") from None
@@ -208,7 +217,7 @@ def _resize_gap(run: artifacts.Run, root: str, loaded: dict, log: Console) -> No
     log(f"Resize gap: {len(loaded)} model(s) on all {n:,} validation photos")
     batch = _inference_batch(run)
     progress = log.counter("resize gap: models done", len(loaded))
-    result = resize_gap_all(run, root, loaded, batch, progress)
+    result = resize_gap_all(run, root, loaded, batch=batch, progress=progress)
     log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.RESIZE_GAP}")
 
 

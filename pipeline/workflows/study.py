@@ -60,7 +60,7 @@ def train_study(
     """
     log = log or Console()
     out_dir = Path(config.out_dir)
-    with plain_os_errors(out_dir), WriterLock(out_dir, "train", wait, log) as held:
+    with plain_os_errors(out_dir), WriterLock(out_dir, "train", wait, log=log) as held:
         return train_study_unlocked(config, log, fresh=fresh, held=held, cluster=cluster)
 
 
@@ -70,9 +70,9 @@ def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
         Path(config.data_dir),
         config.seed,
         config.val_fraction,
-        config.max_per_class,
-        config.exclude_file,
-        out_dir / artifacts.CACHE / SCAN_CACHE,
+        max_per_class=config.max_per_class,
+        exclude_file=config.exclude_file,
+        cache_file=out_dir / artifacts.CACHE / SCAN_CACHE,
         progress=lambda i, n: log(f"  hashed and checked {i:,}/{n:,} files"),
         dev_fraction=config.dev_fraction,
     )
@@ -124,11 +124,13 @@ def train_study_unlocked(
         config.fingerprint(),
         data_fingerprint(dataset),
         weights.sha256 if weights else None,
-        preprocessing_identity(),
-        {m.name: m.sha256 for m in users},
+        preprocessing=preprocessing_identity(),
+        external={m.name: m.sha256 for m in users},
     )
     split = manifest.split_frame(dataset)
-    resumed, why_not = (None, None) if fresh else find_resumable(out_dir, config, identity, split)
+    resumed, why_not = (
+        (None, None) if fresh else find_resumable(out_dir, config, identity, split=split)
+    )
     if why_not:
         log(why_not)
     if resumed is not None and resumed.complete:
@@ -174,7 +176,9 @@ def train_study_unlocked(
     _train_ours(ours, config=config, dataset=dataset, weights=weights, run=run, log=log,
                 recorded=recorded, cluster=cluster)  # fmt: skip
     # The analysis also records every file's sha256 in `record`.
-    analyze_unlocked(run, dataset.root, log, cluster, robustness=config.robustness_photos > 0)
+    analyze_unlocked(
+        run, dataset.root, log, cluster=cluster, robustness=config.robustness_photos > 0
+    )
     return _complete(run, out_dir, log)
 
 
@@ -252,7 +256,18 @@ def _train_ours(
     if cluster is None:
         for name in names:
             log(f"{name}: training")
-            recorded(name, *train_one(name, config, dataset, weights, run.path, run.manifest, log))
+            recorded(
+                name,
+                *train_one(
+                    name,
+                    config,
+                    dataset,
+                    weights=weights,
+                    run_dir=run.path,
+                    record=run.manifest,
+                    log=log,
+                ),
+            )
         return
     from pipeline.distributed import ray_study  # Ray is optional: imported only when chosen
 

@@ -112,10 +112,10 @@ def run_sweep(
         artifacts.write_json(record_file, record)
 
     if cluster is None:
-        _run_here(todo, len(plan), log, finished, wait)
+        _run_here(todo, len(plan), log, finished=finished, wait=wait)
     else:
-        with WriterLock(Path(base.out_dir), "sweep", wait, log):
-            _run_on_ray(cluster, todo, len(plan), log, finished)
+        with WriterLock(Path(base.out_dir), "sweep", wait, log=log):
+            _run_on_ray(cluster, todo, len(plan), log=log, finished=finished)
     log(f"Sweep complete: {record_file}")
     return record
 

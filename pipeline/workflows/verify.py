@@ -41,7 +41,9 @@ def check_split(run: artifacts.Run, split: pd.DataFrame) -> list[str]:
     dataset = run.manifest["dataset"]
     photos = list(split[["path", "label", "sha256"]].itertuples(index=False, name=None))
     validation = split.loc[split.split == "val", "path"].tolist()
-    found = fingerprint_of(dataset["class_names"], photos, validation, dataset.get("excluded", []))
+    found = fingerprint_of(
+        dataset["class_names"], photos, validation, excluded=dataset.get("excluded", [])
+    )
     expected = (run.manifest.get("identity") or {}).get("data")
     if found != expected:
         return ["split.csv does not match the run's data fingerprint"]

@@ -1,11 +1,11 @@
 """Progress: a rich bar redrawn in place on a terminal, a few plain lines in a log."""
 
-import atexit
 import io
 import re
 
 from rich.console import Console as RichConsole
 
+from pipeline import console as console_module
 from pipeline.console import Console
 
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
@@ -77,16 +77,32 @@ def test_a_message_ends_the_bars_line_and_the_bar_goes_on_below_it():
     assert text.endswith("\n" + SHOW_CURSOR)
 
 
-def test_a_bar_left_unfinished_is_closed_by_the_next_one():
+class ExitHooks:
+    """Stands in for `atexit`: the hooks now registered."""
+
+    def __init__(self):
+        self.hooks: list = []
+
+    def register(self, hook) -> None:
+        self.hooks.append(hook)
+
+    def unregister(self, hook) -> None:
+        self.hooks.remove(hook)  # ValueError if it was never registered
+
+
+def test_a_bar_left_unfinished_is_closed_by_the_next_one(monkeypatch):
+    exit_hooks = ExitHooks()
+    monkeypatch.setattr(console_module, "atexit", exit_hooks)
     terminal = _terminal()
     console = Console(terminal=terminal)
     console.counter("Grad-CAM: models done", 4)(3)  # one model could not be explained
+    assert exit_hooks.hooks == [console._close_bar]  # the cursor is shown again at exit
     console.counter("robustness: models done", 2)(2)
     frames = _frames(terminal.file.getvalue())
     assert any(f.startswith("Grad-CAM: models done") and " 3/4 " in f for f in frames)
     assert frames[-1].startswith("robustness: models done ━") and " 2/2 " in frames[-1]
     assert terminal.file.getvalue().count(SHOW_CURSOR) == 2
-    assert console._bar is None and not atexit.unregister(console._close_bar)
+    assert console._bar is None and exit_hooks.hooks == []
 
 
 def test_a_label_is_shown_as_written_and_an_empty_counter_is_no_error():

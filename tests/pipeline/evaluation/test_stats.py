@@ -8,7 +8,6 @@ from scipy import stats as sps
 
 from pipeline.evaluation import stats
 
-
 Z95 = 1.959963984540054  # the normal quantile of 97.5%
 Z99 = 2.5758293035489004  # ... and of 99.5%
 

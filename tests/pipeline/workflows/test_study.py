@@ -45,11 +45,11 @@ def test_interrupted_run_keeps_latest_and_resumes_without_retraining(tmp_path, m
     calls = []
     real_train_cnn = train.train_cnn
 
-    def interrupted(name, *args):
+    def interrupted(name, *args, **kwargs):
         calls.append(name)
         if name == "cnn4" and calls.count("cnn4") == 1:
             raise KeyboardInterrupt
-        return real_train_cnn(name, *args)
+        return real_train_cnn(name, *args, **kwargs)
 
     monkeypatch.setattr(train, "train_cnn", interrupted)
     config = _config(tmp_path, ("cnn3", "cnn4"))
@@ -88,10 +88,10 @@ def _stopped_after_cnn3(config, monkeypatch) -> None:
     """Run `config` (cnn3 and cnn4) until cnn4 starts, then stop it as Ctrl-C would."""
     real = train.train_cnn
 
-    def stop_at_cnn4(name, *args):
+    def stop_at_cnn4(name, *args, **kwargs):
         if name == "cnn4":
             raise KeyboardInterrupt
-        return real(name, *args)
+        return real(name, *args, **kwargs)
 
     monkeypatch.setattr(train, "train_cnn", stop_at_cnn4)
     with pytest.raises(KeyboardInterrupt):
