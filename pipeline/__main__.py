@@ -19,7 +19,14 @@ from pipeline.flags import add_config_flags
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _training_commands(sub)
+    _run_commands(sub)
+    _tool_commands(sub)
+    return parser
 
+
+def _training_commands(sub) -> None:
+    """`train` and `sweep`: their flags are RunConfig's fields (`pipeline.flags`)."""
     train = sub.add_parser("train", help="train, evaluate and record the models")
     add_config_flags(train)
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
@@ -34,9 +41,16 @@ def _parser() -> argparse.ArgumentParser:
         if action.dest not in ("help", "fresh") and action.option_strings:
             sweep._add_action(action)
 
+
+def _a_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run folder, run id, or 'latest'")
+    parser.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+
+
+def _run_commands(sub) -> None:
+    """What works on finished runs: evaluate, analyze, verify, compare."""
     evaluate = sub.add_parser("evaluate", help="re-score a run's models on its validation split")
-    evaluate.add_argument("run", help="run folder, run id, or 'latest'")
-    evaluate.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+    _a_run(evaluate)
     evaluate.add_argument("--data-dir")
     _no_wait(evaluate)
     _ray(evaluate)
@@ -45,8 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "analyze",
         help="(re)compute a run's significance, calibration, curves, suspects and Grad-CAM maps",
     )
-    analyze.add_argument("run", help="run folder, run id, or 'latest'")
-    analyze.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+    _a_run(analyze)
     analyze.add_argument("--data-dir", help="the run's photos, for Grad-CAM (default: recorded)")
     analyze.add_argument(
         "--robustness",
@@ -62,8 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     _ray(analyze)
 
     verify = sub.add_parser("verify", help="check a run against its manifest (exit 1 if not)")
-    verify.add_argument("run", help="run folder, run id, or 'latest'")
-    verify.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
+    _a_run(verify)
     verify.add_argument("--skip-models", action="store_true", help="do not load the models")
 
     compare = sub.add_parser("compare", help="compare runs: accuracy, paired tests, what differs")
@@ -71,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     compare.add_argument("--format", choices=["table", "json"], default="table")
 
+
+def _tool_commands(sub) -> None:
+    """The caches, the dashboard, the data download and the benchmarks."""
     cache = sub.add_parser("cache", help="show the cache size; --prune drops what no run uses")
     cache.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     cache.add_argument("--prune", action="store_true")
@@ -104,7 +119,6 @@ def _parser() -> argparse.ArgumentParser:
     bench_ray.add_argument("--images", type=int, default=512)
     bench_ray.add_argument("--run", help="a full in-process run whose epoch costs to project")
     bench_ray.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
-    return parser
 
 
 def _no_wait(parser: argparse.ArgumentParser) -> None:
