@@ -44,7 +44,16 @@ def _add_curves(
 
 
 def _add_model_curves(fig, name: str, frame: pd.DataFrame, metric: str, row=None, col=None):
-    _add_curves(fig, frame, metric, label(name), color(name), name, row=row, col=col)
+    _add_curves(
+        fig,
+        frame,
+        metric,
+        title=label(name),
+        line_color=color(name),
+        group=name,
+        row=row,
+        col=col,
+    )
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str) -> go.Figure:
@@ -65,11 +74,11 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str
             subplot_titles=[label(n) for n in names],
         )
         for i, name in enumerate(names, start=1):
-            _add_model_curves(fig, name, histories[name], metric, 1, i)
+            _add_model_curves(fig, name, histories[name], metric=metric, row=1, col=i)
     else:
         fig = go.Figure()
         for name in names:
-            _add_model_curves(fig, name, histories[name], metric)
+            _add_model_curves(fig, name, histories[name], metric=metric)
     tuned = histories.get("mobilenetv2_finetuned")
     if tuned is not None and (tuned.phase == "finetune").any():
         start = tuned.loc[tuned.phase == "finetune", "epoch"].min()
@@ -99,7 +108,15 @@ def run_curves(histories: dict[str, pd.DataFrame], metric: str) -> go.Figure:
     """One model's curves in several runs: train dotted, validation solid, a colour per run."""
     fig = go.Figure()
     for (run_label, frame), run_color in zip(histories.items(), RUN_COLORS, strict=False):
-        _add_curves(fig, frame, metric, run_label, run_color, run_label, val_suffix="val")
+        _add_curves(
+            fig,
+            frame,
+            metric,
+            title=run_label,
+            line_color=run_color,
+            group=run_label,
+            val_suffix="val",
+        )
     fig.update_layout(xaxis_title="epoch", yaxis_title=metric, height=380, margin={"t": 30})
     return fig
 

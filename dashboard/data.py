@@ -261,7 +261,7 @@ def _seen_under(
         if (root / photo).is_file():
             image = load_rgb(root / photo).image
             seed = result["photos"].index(photo)  # as the analysis seeded it
-            seen.append((photo, model_input(image, corruption, 1, size, seed=seed)))
+            seen.append((photo, model_input(image, corruption, 1, input_size=size, seed=seed)))
     return seen
 
 
@@ -271,7 +271,7 @@ def seen_under_corruption(
     """(photo, pixels) of those of the robustness subset's `photos` still in the data folder,
     as `model` saw them under `corruption`'s mildest level."""
     mtime = (run.path / artifacts.ROBUSTNESS).stat().st_mtime
-    return _seen_under(str(run.path), model, corruption, tuple(photos), mtime)
+    return _seen_under(str(run.path), model, corruption, photos=tuple(photos), mtime=mtime)
 
 
 @st.cache_data(show_spinner=False)
@@ -330,7 +330,7 @@ def fixed_and_broken(path_a: str, path_b: str, name: str) -> pd.DataFrame:
         _mtime(path_a, name, artifacts.PREDICTIONS),
         _mtime(path_b, name, artifacts.PREDICTIONS),
     )
-    return _fixed_and_broken(path_a, path_b, name, stamps)
+    return _fixed_and_broken(path_a, path_b, name, stamps=stamps)
 
 
 @st.cache_data(ttl=5, show_spinner=False)

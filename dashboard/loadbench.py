@@ -139,7 +139,7 @@ def scenario(
     session number -> its answer tables (`answers_shown`), one per round in order."""
     pages = _open_pages(browser, url, sessions)
     try:
-        waits = upload_rounds(pages, photos, rounds, pause_s)
+        waits = upload_rounds(pages, photos, rounds, pause_s=pause_s)
         if shown is not None:
             for number, page in enumerate(pages):
                 shown[number] = _all_answers(page, rounds)
@@ -227,14 +227,22 @@ def main(argv: list[str] | None = None) -> dict:
     with server as (url, pid), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
         with MemoryWatch(pid) as memory:
-            warm = scenario(browser, url, 1, 1, lambda s, r: photos(99, 99))
+            warm = scenario(browser, url, 1, rounds=1, photos=lambda s, r: photos(99, 99))
             print(f"warm-up (loads the models): {warm[0] * 1000:,.0f} ms")
-            results["one session"] = scenario(browser, url, 1, args.single, photos, args.pause)
+            results["one session"] = scenario(
+                browser, url, 1, rounds=args.single, photos=photos, pause_s=args.pause
+            )
             _report("one session, one photo after another", results["one session"], memory.peak)
             name = f"{args.sessions} sessions at once"
             shown: dict[int, list] = {}
             results[name] = scenario(
-                browser, url, args.sessions, args.uploads, photos, args.pause, shown=shown
+                browser,
+                url,
+                args.sessions,
+                rounds=args.uploads,
+                photos=photos,
+                pause_s=args.pause,
+                shown=shown,
             )
             _report(f"{name}, {args.uploads} photos each", results[name], memory.peak)
         browser.close()

@@ -24,46 +24,33 @@ class PageInfo:
 RESULTS, DIAGNOSTICS, RUNS = "Results", "Diagnostics", "Runs"
 SECTIONS = (RESULTS, DIAGNOSTICS, RUNS)
 
-PAGES: tuple[PageInfo, ...] = (
-    PageInfo("overview", "views/overview.py", "Overview", ":material/leaderboard:", RESULTS),
-    PageInfo("curves", "views/curves.py", "Training curves", ":material/show_chart:", RESULTS),
-    PageInfo(
-        "confusion", "views/confusion.py", "Confusion matrices", ":material/grid_on:", RESULTS
+
+# section -> its pages' (key, file, title, icon), in navigation order.
+_ROWS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    RESULTS: (
+        ("overview", "views/overview.py", "Overview", ":material/leaderboard:"),
+        ("curves", "views/curves.py", "Training curves", ":material/show_chart:"),
+        ("confusion", "views/confusion.py", "Confusion matrices", ":material/grid_on:"),
+        ("mistakes", "views/mistakes.py", "Misclassifications", ":material/image_search:"),
+        ("live", "views/live.py", "Live compare", ":material/photo_camera:"),
     ),
-    PageInfo(
-        "mistakes", "views/mistakes.py", "Misclassifications", ":material/image_search:", RESULTS
+    DIAGNOSTICS: (
+        ("significance", "views/significance.py", "Is the difference real?", ":material/balance:"),
+        ("thresholds", "views/thresholds.py", "Thresholds and ranking", ":material/tune:"),
+        ("calibration", "views/calibration.py", "Calibration", ":material/straighten:"),
+        ("efficiency", "views/efficiency.py", "Efficiency frontier", ":material/speed:"),
+        ("robustness", "views/robustness.py", "How robust is each model?", ":material/shield:"),
+        ("suspects", "views/suspects.py", "Suspect labels", ":material/report:"),
     ),
-    PageInfo("live", "views/live.py", "Live compare", ":material/photo_camera:", RESULTS),
-    PageInfo(
-        "significance",
-        "views/significance.py",
-        "Is the difference real?",
-        ":material/balance:",
-        DIAGNOSTICS,
+    RUNS: (
+        ("compare", "views/compare.py", "Compare runs", ":material/compare_arrows:"),
+        ("sweeps", "views/sweeps.py", "Sweeps", ":material/grid_view:"),
     ),
-    PageInfo(
-        "thresholds",
-        "views/thresholds.py",
-        "Thresholds and ranking",
-        ":material/tune:",
-        DIAGNOSTICS,
-    ),
-    PageInfo(
-        "calibration", "views/calibration.py", "Calibration", ":material/straighten:", DIAGNOSTICS
-    ),
-    PageInfo(
-        "efficiency", "views/efficiency.py", "Efficiency frontier", ":material/speed:", DIAGNOSTICS
-    ),
-    PageInfo(
-        "robustness",
-        "views/robustness.py",
-        "How robust is each model?",
-        ":material/shield:",
-        DIAGNOSTICS,
-    ),
-    PageInfo("suspects", "views/suspects.py", "Suspect labels", ":material/report:", DIAGNOSTICS),
-    PageInfo("compare", "views/compare.py", "Compare runs", ":material/compare_arrows:", RUNS),
-    PageInfo("sweeps", "views/sweeps.py", "Sweeps", ":material/grid_view:", RUNS),
+}
+PAGES: tuple[PageInfo, ...] = tuple(
+    PageInfo(key, file, title, icon=icon, section=section)
+    for section, rows in _ROWS.items()
+    for key, file, title, icon in rows
 )
 DEFAULT = PAGES[0]
 _BY_KEY = {page.key: page for page in PAGES}

@@ -104,7 +104,7 @@ def dashboard(
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url, proc, log, startup_s)
+            _wait_healthy(url, proc, log, startup_s=startup_s)
             yield url, proc.pid
         finally:
             proc.terminate()

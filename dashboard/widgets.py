@@ -68,4 +68,4 @@ def validation_photo_explanations(
             st.info(f"No Grad-CAM maps: {source}.")
             return
     st.caption(f"Grad-CAM maps {source}, overlaid on each model's input pixels.")
-    explanations(maps, p_dog, run.class_names, key)
+    explanations(maps, p_dog, run.class_names, key=key)

@@ -51,7 +51,9 @@ columns = st.columns(2)
 for column, (side, path) in zip(columns, (("A", path_a), ("B", path_b)), strict=True):
     cm = data.confusion(path, model)
     column.plotly_chart(
-        charts.confusion_heatmap(cm["matrix"], cm["class_names"], False, f"{side}: {label(model)}"),
+        charts.confusion_heatmap(
+            cm["matrix"], cm["class_names"], False, title=f"{side}: {label(model)}"
+        ),
         width="stretch",
         key=f"compare_cm_{side}",
     )

@@ -15,7 +15,7 @@ for column, (name, cm) in zip(columns, matrices.items(), strict=False):
     with column:
         st.plotly_chart(
             charts.confusion_heatmap(
-                cm["matrix"], cm["class_names"], mode != "counts", label(name)
+                cm["matrix"], cm["class_names"], mode != "counts", title=label(name)
             ),
             width="stretch",
             key=f"cm_{name}",

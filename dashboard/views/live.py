@@ -43,7 +43,7 @@ for message in refusals:
 def show_answer(index: int, title: str, payload: bytes) -> None:
     """One photo's answers; its Grad-CAM toggle reruns only this fragment."""
     digest = live.digest(payload)
-    result = data.answer(str(run.path), names, digest, payload)
+    result = data.answer(str(run.path), names, digest, _payload=payload)
     st.subheader(title)
     if result.error:
         st.error(f"Cannot use this file: {result.error}")
@@ -69,9 +69,9 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
     st.table(table)
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
     if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
-        maps = data.live_gradcam(str(run.path), names, digest, result.seen)
+        maps = data.live_gradcam(str(run.path), names, digest, _seen=result.seen)
         p_dog = {v.name: v.p_positive for v in result.verdicts}
-        widgets.explanations(maps, p_dog, classes, f"live_{index}")
+        widgets.explanations(maps, p_dog, classes, key=f"live_{index}")
 
 
 for position, (title, payload) in enumerate(items):

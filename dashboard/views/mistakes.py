@@ -97,4 +97,4 @@ with tab_cross:
         right.bar_chart(probs.set_index("model")[f"P({classes[1]})"], height=220)
         st.markdown("**Where each model looked** (Grad-CAM)")
         p_dog = {n: float(row[f"p_{n}"]) for n in names}
-        widgets.validation_photo_explanations(run, pick, p_dog, "pick")
+        widgets.validation_photo_explanations(run, pick, p_dog, key="pick")

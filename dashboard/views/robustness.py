@@ -59,7 +59,9 @@ st.subheader("Photos whose answer flips under the mildest corruption")
 col1, col2 = st.columns(2)
 model = col1.selectbox("Model", names, format_func=label, key="flip_model")
 corruption = col2.selectbox("Corruption", list(choices), key="flip_corruption")
-frame = tables.flips(result, run.class_names, model, choices[corruption], corruption)
+frame = tables.flips(
+    result, run.class_names, model, corruption=choices[corruption], shown_as=corruption
+)
 if frame.empty:
     st.success(f"No photo changes its answer from {label(model)} under mild {corruption}.")
 else:
@@ -67,7 +69,9 @@ else:
     widgets.table(
         frame, {"P(dog) clean": "{:.3f}", f"P(dog) {corruption}": "{:.3f}"}, "flips_table"
     )
-    seen = data.seen_under_corruption(run, model, choices[corruption], frame.photo[:6].tolist())
+    seen = data.seen_under_corruption(
+        run, model, choices[corruption], photos=frame.photo[:6].tolist()
+    )
     if seen:
         for column, (path, pixels) in zip(st.columns(len(seen)), seen, strict=True):
             column.image(pixels, caption=f"{path} as the model saw it", width="stretch")

@@ -87,7 +87,7 @@ pick = st.selectbox("Photo", shown.path.tolist(), key="suspect_pick")
 p_dog = {}
 for name, frame in scored.items():
     p_dog[name] = float(frame.loc[frame.path == pick, "p_dog"].iloc[0])
-widgets.validation_photo_explanations(run, pick, p_dog, "suspect")
+widgets.validation_photo_explanations(run, pick, p_dog, key="suspect")
 st.dataframe(
     found.rename(columns={f"p_{n}": f"P({classes[1]}) {label(n)}" for n in judges}),
     hide_index=True,

@@ -43,7 +43,7 @@ for column, (name, frame) in zip(columns, predictions.items(), strict=False):
     scores = metrics.classification_metrics(labels, p, threshold)
     matrix = metrics.confusion(labels, p, threshold)
     column.plotly_chart(
-        charts.confusion_heatmap(matrix, classes, False, f"{label(name)} at {threshold:.2f}"),
+        charts.confusion_heatmap(matrix, classes, False, title=f"{label(name)} at {threshold:.2f}"),
         width="stretch",
         key=f"thr_cm_{name}",
     )
