@@ -126,7 +126,7 @@ def train_study_unlocked(
         weights.sha256 if weights else None,
         preprocessing=preprocessing_identity(),
         external={m.name: m.sha256 for m in users},
-    )
+    )  # settings, photos, weights, preprocessing code and users' models
     split = manifest.split_frame(dataset)
     resumed, why_not = (
         (None, None) if fresh else find_resumable(out_dir, config, identity, split=split)
@@ -137,11 +137,7 @@ def train_study_unlocked(
         log(f"Run {resumed.run_id} is already complete; its publish was cut short, finishing it")
         artifacts.point_latest(out_dir, resumed.path)
         return artifacts.read_run(resumed.path)
-    if settings.inference_batch != config.inference_batch_size:
-        # After the identity: the batch changes float noise, not the models, so a run
-        # started on a GPU host resumes on a CPU host and the other way round.
-        log(f"{settings.gpus} GPU(s): inference batch {settings.inference_batch}")
-        config = config.replace(inference_batch_size=settings.inference_batch)
+    config = _inference_batch_for(config, settings, log)
 
     # The run folder is made only once the data and weights are known to be usable.
     run_dir = resumed.path if resumed else new_run_dir(out_dir, config, identity["key"])
@@ -150,28 +146,20 @@ def train_study_unlocked(
         held.describe(run=run_dir.name)  # the dashboard shows this run as training
     record = resumed.manifest if resumed else manifest.new_manifest(run_dir, config, identity)
     record.update(
-        {
-            "config": config.to_dict(),  # only where the photos and outputs are may differ
-            "dataset": manifest.dataset_record(dataset, config),
-            "weights": manifest.weights_record(weights, config),
-            "environment": environment(),
-            "input_pipeline": settings.record(),
-            "cluster": cluster.record() if cluster else None,
-            "code_version": git_commit(),
-            "planned_models": planned,
-            "notes": notes,
-        }
-    )
+        _what_the_run_used(
+            config, dataset, weights, settings=settings, cluster=cluster, planned=planned,
+            notes=notes,
+        )
+    )  # fmt: skip
     run = _open_run(run_dir, record, split)
     recorded = _recorder(run, planned, log)
     todo = _still_to_do(run, planned, log)
-    for user in users:
-        if user.name in todo:
-            log(f"{user.name}: scoring your model on {len(dataset.val):,} validation photos")
-            scored = score_external(
-                user, checked[user.name], config=config, dataset=dataset, run_dir=run_dir, log=log
-            )
-            recorded(user.name, scored, [])
+    for user in (u for u in users if u.name in todo):
+        log(f"{user.name}: scoring your model on {len(dataset.val):,} validation photos")
+        scored = score_external(
+            user, checked[user.name], config=config, dataset=dataset, run_dir=run_dir, log=log
+        )
+        recorded(user.name, scored, [])
     ours = [name for name in todo if name in MODEL_NAMES]
     _train_ours(ours, config=config, dataset=dataset, weights=weights, run=run, log=log,
                 recorded=recorded, cluster=cluster)  # fmt: skip
@@ -192,6 +180,39 @@ def _settle(config: RunConfig, cluster: Cluster | None):
     flags = cpu_description()["cpu_flags"]
     config = config.replace(precision=precision.resolve(config.precision, flags, settings.gpus))
     return config, settings
+
+
+def _inference_batch_for(config: RunConfig, settings, log: Console) -> RunConfig:
+    """The device's inference batch. Settled after the identity: the batch changes float
+    noise, not the models, so a run started on a GPU host resumes on a CPU host and back."""
+    if settings.inference_batch == config.inference_batch_size:
+        return config
+    log(f"{settings.gpus} GPU(s): inference batch {settings.inference_batch}")
+    return config.replace(inference_batch_size=settings.inference_batch)
+
+
+def _what_the_run_used(
+    config: RunConfig,
+    dataset: Dataset,
+    weights: WeightsSource | None,
+    *,
+    settings,
+    cluster: Cluster | None,
+    planned: list[str],
+    notes: list[str],
+) -> dict:
+    """The manifest's record of the settings, photos, weights, machine and plan of a run."""
+    return {
+        "config": config.to_dict(),  # only where the photos and outputs are may differ
+        "dataset": manifest.dataset_record(dataset, config),
+        "weights": manifest.weights_record(weights, config),
+        "environment": environment(),
+        "input_pipeline": settings.record(),
+        "cluster": cluster.record() if cluster else None,
+        "code_version": git_commit(),
+        "planned_models": planned,
+        "notes": notes,
+    }
 
 
 def _check_external(users: list[external.ExternalModel], log: Console) -> dict:
