@@ -365,15 +365,15 @@ def load_dataset(
     return Dataset(
         str(root),
         class_names,
-        train, val=
-        val, skipped=
-        sorted(skipped, key=lambda s: s.path), converted=
-        converted, excluded=
-        sorted(excluded), found=
-        len(all_samples) + len(bad_names), unmatched_exclusions=
-        unmatched, duplicates=
-        duplicate_groups(usable), held_out=
-        held_out,
+        train,
+        val=val,
+        skipped=sorted(skipped, key=lambda s: s.path),
+        converted=converted,
+        excluded=sorted(excluded),
+        found=len(all_samples) + len(bad_names),
+        unmatched_exclusions=unmatched,
+        duplicates=duplicate_groups(usable),
+        held_out=held_out,
     )
 
 

@@ -36,8 +36,15 @@ Recorder = Callable[[str, dict, list[str]], None]
 TrainOne = Callable[..., tuple[dict, list[str]]]
 
 
-def _train_task(train_one: TrainOne, name: str, config: RunConfig, dataset: Dataset, weights,
-                run_dir: str, record):  # fmt: skip
+def _train_task(
+    train_one: TrainOne,
+    name: str,
+    config: RunConfig,
+    dataset: Dataset,
+    weights,
+    run_dir: str,
+    record,
+):
     """Runs on a worker: train, save, score and publish one model (as in-process)."""
     devices.apply_thread_cap()
     return train_one(

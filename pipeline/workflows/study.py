@@ -145,12 +145,10 @@ def train_study_unlocked(
     if held is not None:
         held.describe(run=run_dir.name)  # the dashboard shows this run as training
     record = resumed.manifest if resumed else manifest.new_manifest(run_dir, config, identity)
-    record.update(
-        _what_the_run_used(
-            config, dataset, weights, settings=settings, cluster=cluster, planned=planned,
-            notes=notes,
-        )
-    )  # fmt: skip
+    used = _what_the_run_used(
+        config, dataset, weights, settings=settings, cluster=cluster, planned=planned, notes=notes
+    )
+    record.update(used)
     run = _open_run(run_dir, record, split)
     recorded = _recorder(run, planned, log)
     todo = _still_to_do(run, planned, log)
@@ -161,8 +159,16 @@ def train_study_unlocked(
         )
         recorded(user.name, scored, [])
     ours = [name for name in todo if name in MODEL_NAMES]
-    _train_ours(ours, config=config, dataset=dataset, weights=weights, run=run, log=log,
-                recorded=recorded, cluster=cluster)  # fmt: skip
+    _train_ours(
+        ours,
+        config=config,
+        dataset=dataset,
+        weights=weights,
+        run=run,
+        log=log,
+        recorded=recorded,
+        cluster=cluster,
+    )
     # The analysis also records every file's sha256 in `record`.
     analyze_unlocked(
         run, dataset.root, log, cluster=cluster, robustness=config.robustness_photos > 0
