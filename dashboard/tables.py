@@ -93,8 +93,14 @@ def where(manifest: dict) -> str:
 
 def split_text(dataset: dict) -> str:
     """How the photos were split, in words."""
-    text = f"{dataset['val_fraction']:.0%} validation, seed {dataset['seed']}, "
-    text += "by photo content hash" if dataset.get("duplicates") else "by file path hash"
+    if str(dataset.get("split", "")).startswith("given"):
+        text = f"{dataset['split']}: the folders' own split"
+    else:
+        text = f"{dataset['val_fraction']:.0%} validation, seed {dataset['seed']}, "
+        text += "by photo content hash" if dataset.get("duplicates") else "by file path hash"
+    leaks = (dataset.get("leaks") or {}).get("count")
+    if leaks:
+        text += f"; {leaks:,} validation photo(s) identical to a training photo (leaks)"
     if dataset.get("dev_fraction"):
         text += (
             f"; dev split: {dataset['dev_fraction']:.0%} of the training photos scored instead, "

@@ -71,6 +71,15 @@ unmatched = dataset.get("unmatched_exclusions") or []
 if unmatched:
     with st.expander(f"Exclusion list entries that matched no photo ({len(unmatched)})"):
         st.dataframe(pd.DataFrame({"entry": unmatched}), hide_index=True, key="unmatched_table")
+for warning in dataset.get("warnings") or []:
+    st.warning(warning[:1].upper() + warning[1:], icon=":material/balance:")
+leaks = dataset.get("leaks") or {}
+if leaks.get("count"):
+    st.warning(
+        f"{leaks['count']:,} validation photo(s) are identical to a training photo, so the "
+        "given split leaks: those photos' scores measure memory, not generalisation. "
+        "Examples are in the manifest (dataset → leaks)."
+    )
 if duplicates.get("conflicting_labels"):
     st.warning(
         f"{duplicates['conflicting_labels']} group(s) of identical photos carry both labels; "

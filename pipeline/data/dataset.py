@@ -22,8 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import faults
-from pipeline.devices import dataset_options, prefetch_depth
-from pipeline.errors import PipelineError
 from pipeline.data.images import (
     ImageError,
     load_model_input,
@@ -31,10 +29,18 @@ from pipeline.data.images import (
     loader_identity,
     resize_like_tensorflow,
 )
+from pipeline.devices import dataset_options, prefetch_depth
+from pipeline.errors import PipelineError
 
 SCAN_CACHE_VERSION = 2
 # Fewer usable photos than this in a class cannot make a meaningful split.
 MIN_PER_CLASS = 5
+# A data folder holding these sub-folders is split already: `train/` and the first of the
+# others that exists, each with the same class folders. They are never taken for classes.
+TRAIN_FOLDER = "train"
+VAL_FOLDERS = ("val", "validation", "test")
+# A class with fewer photos than this share of the largest class's is reported.
+IMBALANCE_RATIO = 0.1
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,10 @@ class Dataset:
     duplicates: list[list[str]] = field(default_factory=list)  # paths with identical content
     # With a dev split: how many validation photos were left out of the run entirely.
     held_out: int = 0
+    # A split given by the folders: (training folder, validation folder); None: by content.
+    given_split: tuple[str, str] | None = None
+    # Given split: validation photos whose exact content is also among the training photos.
+    leaks: list[str] = field(default_factory=list)
 
     @property
     def samples(self) -> list[Sample]:
@@ -118,17 +128,55 @@ def carve_dev(
     return rest, dev, len(val)
 
 
-def find_classes(root: Path) -> list[str]:
+def _sub_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def find_split_folders(root: Path) -> tuple[str, str] | None:
+    """(training folder, validation folder) when `root` is laid out as a given split
+    (`train/` beside `val/`, `validation/` or `test/`); None for one folder per class."""
+    if not root.is_dir():
+        return None
+    present = set(_sub_folders(root))
+    given = [name for name in VAL_FOLDERS if name in present]
+    if TRAIN_FOLDER in present and given:
+        return TRAIN_FOLDER, given[0]
+    if given or TRAIN_FOLDER in present:
+        found = "/, ".join(sorted(present & {TRAIN_FOLDER, *VAL_FOLDERS})) + "/"
+        raise PipelineError(
+            f"{root} holds {found} but not both a train/ folder and one of "
+            f"{', '.join(f + '/' for f in VAL_FOLDERS)}: split folders are never taken for "
+            "classes. Add the missing side, or point --data-dir at one folder per class"
+        )
+    return None
+
+
+def find_classes(root: Path, split: tuple[str, str] | None = None) -> list[str]:
+    """The class folders' names, sorted: label i is the i-th. With a given `split`, both
+    sides must hold the same classes."""
     if not root.is_dir():
         raise PipelineError(
             f"data folder {root} does not exist. Point --data-dir at a folder with one "
             "sub-folder per class (e.g. Cat/ and Dog/), or run `python -m pipeline fetch-data`."
         )
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if split is not None:
+        train, val = (_sub_folders(root / side) for side in split)
+        if train != val:
+            only_train = sorted(set(train) - set(val)) or ["none"]
+            only_val = sorted(set(val) - set(train)) or ["none"]
+            raise PipelineError(
+                f"the class folders of {root / split[0]} and {root / split[1]} differ: only in "
+                f"{split[0]}/: {', '.join(only_train)}; only in {split[1]}/: "
+                f"{', '.join(only_val)}. Both sides need the same class folders"
+            )
+        classes, where = train, f"{root / split[0]} and {root / split[1]} each"
+    else:
+        classes, where = _sub_folders(root), str(root)
     if len(classes) != 2:
         found = ", ".join(classes) or "none"
         raise PipelineError(
-            f"{root} must hold exactly two class folders (e.g. Cat/ and Dog/); found: {found}"
+            f"{where} must hold exactly two class folders (e.g. Cat/ and Dog/); found "
+            f"{len(classes)}: {found}. This version compares two-class models only"
         )
     return classes
 
@@ -141,11 +189,12 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def list_files(root: Path, class_names: list[str]) -> list[Sample]:
-    """Every file under the class folders, labelled by folder, in sorted order."""
+def list_files(root: Path, class_names: list[str], side: str = "") -> list[Sample]:
+    """Every file under the class folders (of the split folder `side`, if given), labelled by
+    folder, in sorted order; paths relative to `root`."""
     samples = []
     for label, name in enumerate(class_names):
-        for dirpath, dirnames, filenames in os.walk(root / name):
+        for dirpath, dirnames, filenames in os.walk(root / side / name):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for filename in sorted(filenames):
                 samples.append(Sample(Path(dirpath, filename).relative_to(root).as_posix(), label))
@@ -290,15 +339,41 @@ def read_exclusions(exclude_file: str | None) -> list[str]:
 
 
 def subset(samples: list[Sample], max_per_class: int | None, seed: int) -> list[Sample]:
-    """A deterministic subset of at most `max_per_class` files per class."""
+    """A deterministic subset of at most `max_per_class` files per class (per class and side,
+    for a given split: its paths start with the side's folder)."""
     if max_per_class is None:
         return samples
     chosen = []
-    for label in sorted({s.label for s in samples}):
-        of_class = [s for s in samples if s.label == label]
+    for group in sorted({(s.label, _side_of(s)) for s in samples}):
+        of_class = [s for s in samples if (s.label, _side_of(s)) == group]
         of_class.sort(key=lambda s: _unit_hash("subset", seed, s.path))
         chosen.extend(of_class[:max_per_class])
     return sorted(chosen, key=lambda s: s.path)
+
+
+def _side_of(sample: Sample) -> str:
+    """The split folder a given split's photo is under (a class name for other layouts)."""
+    return sample.path.split("/", 1)[0]
+
+
+def leaked(train: list[Sample], val: list[Sample]) -> list[str]:
+    """Validation photos whose exact content is also a training photo's, sorted."""
+    seen = {s.sha256 for s in train}
+    return sorted(s.path for s in val if s.sha256 in seen)
+
+
+def class_imbalance(counts: dict[str, int]) -> str | None:
+    """A warning when the smallest class has under IMBALANCE_RATIO of the largest's photos."""
+    if not counts or max(counts.values()) == 0:
+        return None
+    smallest, largest = min(counts, key=counts.get), max(counts, key=counts.get)
+    if counts[smallest] >= IMBALANCE_RATIO * counts[largest]:
+        return None
+    return (
+        f'class "{smallest}" has {counts[smallest]:,} training photo(s), under a tenth of the '
+        f'{counts[largest]:,} of class "{largest}": accuracy alone says little, read each '
+        "class's recall"
+    )
 
 
 def duplicate_groups(samples: list[Sample]) -> list[list[str]]:
@@ -309,21 +384,28 @@ def duplicate_groups(samples: list[Sample]) -> list[list[str]]:
     return sorted(sorted(paths) for paths in by_hash.values() if len(paths) > 1)
 
 
-def _check_classes(root: Path, class_names: list[str], usable, train, val, fraction) -> None:
+def _check_classes(
+    root: Path, class_names: list[str], usable, *, train, val, fraction, given=None
+) -> None:
     for label, name in enumerate(class_names):
         n = sum(s.label == label for s in usable)
         if n < MIN_PER_CLASS:
             raise PipelineError(
-                f"class folder {root / name} holds {n} usable photo(s); at least "
+                f"class {name} holds {n} usable photo(s) under {root}; at least "
                 f"{MIN_PER_CLASS} per class are needed for a training and a validation split"
             )
-        for side, part in (("validation", val), ("training", train)):
-            if not any(s.label == label for s in part):
+        for side, part, folder in (("validation", val, 1), ("training", train, 0)):
+            if any(s.label == label for s in part):
+                continue
+            if given:
                 raise PipelineError(
-                    f"no {side} photo of class {name}: its {n} photos all fell on the other "
-                    f"side of the {fraction:.0%} split. Add photos, or change --val-fraction "
-                    "or --seed"
+                    f"no usable {side} photo of class {name} in {root / given[folder] / name}"
                 )
+            raise PipelineError(
+                f"no {side} photo of class {name}: its {n} photos all fell on the other "
+                f"side of the {fraction:.0%} split. Add photos, or change --val-fraction "
+                "or --seed"
+            )
 
 
 def load_dataset(
@@ -341,8 +423,10 @@ def load_dataset(
     With `dev_fraction`, that share of the training photos becomes the run's validation
     side and the real validation photos are left out (`carve_dev`)."""
     root = Path(root)
-    class_names = find_classes(root)
-    listed = list_files(root, class_names)
+    given = find_split_folders(root)
+    class_names = find_classes(root, given)
+    sides = given or ("",)
+    listed = [s for side in sides for s in list_files(root, class_names, side)]
     all_samples = [s for s in listed if _is_utf8(s.path)]
     bad_names = [_bad_name(s) for s in listed if not _is_utf8(s.path)]
     entries = read_exclusions(exclude_file)
@@ -358,10 +442,17 @@ def load_dataset(
         p: v[len("convert: ") :] for p, v in verdicts.items() if v and v.startswith("convert")
     }
     usable = [s for s in hashed if not (verdicts[s.path] or "").startswith("skip")]
-    val = [s for s in usable if is_validation(s.sha256, seed, val_fraction)]
-    train = [s for s in usable if not is_validation(s.sha256, seed, val_fraction)]
+    if given:
+        val = [s for s in usable if _side_of(s) == given[1]]
+        train = [s for s in usable if _side_of(s) == given[0]]
+    else:
+        val = [s for s in usable if is_validation(s.sha256, seed, val_fraction)]
+        train = [s for s in usable if not is_validation(s.sha256, seed, val_fraction)]
+    leaks = leaked(train, val) if given else []  # a content split keeps copies together
     train, val, held_out = carve_dev(train, val, seed, fraction=dev_fraction)
-    _check_classes(root, class_names, usable, train=train, val=val, fraction=val_fraction)
+    _check_classes(
+        root, class_names, usable, train=train, val=val, fraction=val_fraction, given=given
+    )
     return Dataset(
         str(root),
         class_names,
@@ -374,6 +465,8 @@ def load_dataset(
         unmatched_exclusions=unmatched,
         duplicates=duplicate_groups(usable),
         held_out=held_out,
+        given_split=given,
+        leaks=leaks,
     )
 
 

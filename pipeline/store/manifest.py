@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import RunConfig
-from pipeline.data.dataset import Dataset, skipped_as_dicts
+from pipeline.data.dataset import Dataset, class_imbalance, skipped_as_dicts
 from pipeline.hashing import file_sha256
 from pipeline.store import artifacts
 
+GIVEN_RULE = "the folders' own split: train/ for training, the other side for validation"
 SPLIT_RULE = "sha256('split:<seed>:<photo content sha256>') below val_fraction -> validation"
 DEV_RULE = (
     "training photos with sha256('dev:<seed>:<photo content sha256>') below dev_fraction -> "
@@ -44,6 +45,14 @@ def new_manifest(run_dir: Path, config: RunConfig, identity: dict) -> dict:
     }
 
 
+def split_description(dataset: Dataset) -> str:
+    """How the photos were split, as the manifest and the overview say it."""
+    if dataset.given_split:
+        train, val = dataset.given_split
+        return f"given ({train}/, {val}/)"
+    return "content hash"
+
+
 def dataset_record(dataset: Dataset, config: RunConfig) -> dict:
     groups = dataset.duplicates
     label_of = {s.path: s.label for s in dataset.samples}
@@ -68,7 +77,11 @@ def dataset_record(dataset: Dataset, config: RunConfig) -> dict:
         "val_fraction": config.val_fraction,
         "dev_fraction": config.dev_fraction,
         "max_per_class": config.max_per_class,
-        "split_rule": SPLIT_RULE + ("; then " + DEV_RULE if config.dev_fraction else ""),
+        "split": split_description(dataset),
+        "split_rule": (GIVEN_RULE if dataset.given_split else SPLIT_RULE)
+        + ("; then " + DEV_RULE if config.dev_fraction else ""),
+        "leaks": {"count": len(dataset.leaks), "examples": dataset.leaks[:DUPLICATE_EXAMPLES]},
+        "warnings": [w for w in [class_imbalance(dataset.counts()["train"])] if w],
     }
 
 

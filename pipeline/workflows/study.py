@@ -16,7 +16,7 @@ import pandas as pd
 from pipeline import devices, faults
 from pipeline.config import RunConfig
 from pipeline.console import Console
-from pipeline.data.dataset import Dataset, load_dataset
+from pipeline.data.dataset import Dataset, class_imbalance, load_dataset
 from pipeline.data.fingerprint import data_fingerprint, preprocessing_identity, run_identity
 from pipeline.distributed.cluster import Cluster
 from pipeline.environment import cpu_description, environment, git_commit
@@ -82,6 +82,16 @@ def _load_data(config: RunConfig, out_dir: Path, log: Console) -> Dataset:
         f"{counts['converted']:,} converted, {counts['excluded']:,} excluded; "
         f"train {sum(counts['train'].values()):,} / validation {sum(counts['val'].values()):,}"
     )
+    if dataset.given_split:
+        log(f"  split: {manifest.split_description(dataset)}, as the folders give it")
+    if dataset.leaks:
+        log(
+            f"  {len(dataset.leaks):,} validation photo(s) are identical to a training photo "
+            f"(e.g. {dataset.leaks[0]}): their scores measure memory, not generalisation"
+        )
+    imbalance = class_imbalance(counts["train"])
+    if imbalance:
+        log(f"  warning: {imbalance}")
     if dataset.held_out:
         log(
             f"  dev split: {config.dev_fraction:.0%} of the training photos are scored instead "
