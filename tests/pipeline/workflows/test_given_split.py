@@ -32,18 +32,23 @@ def _link_split(shared: Path, root: Path, per_side: dict[str, int]) -> dict[str,
     return made
 
 
-def test_a_study_on_a_given_split_trains_and_scores_exactly_its_sides(tmp_path, shared_data):
-    data = tmp_path / "photos"
-    made = _link_split(shared_data, data, {"train": 60, "val": 25})
-    config = make_config(
+def _config(data: Path, out: Path):
+    """CNN-3 alone, one epoch at 32px: enough to show where each photo went."""
+    return make_config(
         "quick",
         data_dir=str(data),
-        out_dir=str(tmp_path / "art"),
+        out_dir=str(out),
         models=("cnn3",),
         cnn_input_size=32,
         cnn_epochs=1,
         robustness_photos=0,
     )
+
+
+def test_a_study_on_a_given_split_trains_and_scores_exactly_its_sides(tmp_path, shared_data):
+    data = tmp_path / "photos"
+    made = _link_split(shared_data, data, {"train": 60, "val": 25})
+    config = _config(data, tmp_path / "art")
     stream = io.StringIO()
     run = train_study(config, log=Console(stream))
     log = stream.getvalue()
@@ -69,15 +74,7 @@ def test_the_overview_says_the_split_was_given_and_counts_the_leaks(
     _link_split(shared_data, data, {"train": 40, "val": 20})
     leak = sorted((data / "train" / "Dog").iterdir())[0]
     os.symlink(leak.resolve(), data / "val" / "Dog" / "leak.jpg")
-    config = make_config(
-        "quick",
-        data_dir=str(data),
-        out_dir=str(tmp_path / "art"),
-        models=("cnn3",),
-        cnn_input_size=32,
-        cnn_epochs=1,
-        robustness_photos=0,
-    )
+    config = _config(data, tmp_path / "art")
     run = train_study(config, log=Console(io.StringIO()))
     assert run.manifest["dataset"]["leaks"] == {"count": 1, "examples": ["val/Dog/leak.jpg"]}
     at = open_app(tmp_path / "art", monkeypatch)
