@@ -13,11 +13,11 @@ import streamlit as st  # noqa: E402
 
 from dashboard import data, pages  # noqa: E402
 from dashboard.runtime import keep_models_warm  # noqa: E402
-from dashboard.settings import artifacts_dir  # noqa: E402
+from dashboard.settings import PAGE_ICON, artifacts_dir, data_title  # noqa: E402
 
 keep_models_warm()
 
-st.set_page_config(page_title="Cats vs dogs: four models compared", page_icon="🐾", layout="wide")
+st.set_page_config(page_icon=PAGE_ICON, layout="wide")  # the title once the run is known
 
 runs = data.run_paths(str(artifacts_dir()))
 if runs:
@@ -41,6 +41,9 @@ else:
     st.session_state[data.RUN_KEY] = None
 st.sidebar.caption(f"Artifacts: `{artifacts_dir()}`")
 current = data.current_run()
+# The browser title names the chosen run's data and classes (calls add up: icon and layout
+# stay). Set before st.navigation, it wins over the open page's st.Page title.
+st.set_page_config(page_title=data_title(current.manifest if current is not None else None))
 status = data.training_status(current) if current is not None else None
 if status:
     st.sidebar.info(

@@ -34,7 +34,7 @@ def page_render_seconds(app: Path) -> dict[str, float]:
 
 def upload_latency_ms(run, photo: bytes, repeats: int = 20) -> tuple[list[float], list[float]]:
     """Wall times (ms) after warm-up of `live.answer` (decode, resize, four predictions) and of
-    the Grad-CAM maps of all models for that upload (dog and cat each)."""
+    the Grad-CAM maps of all models for that upload (evidence for each of the two classes)."""
     from dashboard import explain, live
 
     models = {n: saved_models.load(run.model_path(n)) for n in run.model_names()}
@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> None:
         f"one upload, all {len(run.model_names())} models: median "
         f"{statistics.median(times):.1f} ms, p90 {sorted(times)[int(0.9 * len(times))]:.1f} ms"
     )
+    classes = " and ".join(run.class_names)
     print(
-        f"Grad-CAM of that upload, all models, dog and cat: median "
+        f"Grad-CAM of that upload, all models, {classes}: median "
         f"{statistics.median(gradcam_times):.0f} ms"
     )
     app = Path(__file__).resolve().parent / "app.py"

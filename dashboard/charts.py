@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.settings import label
+from dashboard.settings import label, p_of
 from pipeline.registry import spec
 
 
@@ -226,9 +226,12 @@ def _diagonal(name: str) -> go.Scatter:
     )
 
 
-def ranking_curves(curves: dict[str, dict], kind: str, zoom: bool = False) -> go.Figure:
+def ranking_curves(
+    curves: dict[str, dict], kind: str, positive: str, zoom: bool = False
+) -> go.Figure:
     """ROC (kind 'roc') or precision-recall ('pr') curves of every model, overlaid;
-    `zoom` shows only the corner where strong models differ."""
+    `positive`: the positive class's name; `zoom` shows only the corner where strong models
+    differ."""
     fig = go.Figure()
     for name, c in curves.items():
         if kind == "roc":
@@ -252,8 +255,8 @@ def ranking_curves(curves: dict[str, dict], kind: str, zoom: bool = False) -> go
         fig.add_trace(_diagonal("chance"))
     fig.update_layout(
         height=420,
-        xaxis_title="false positive rate" if kind == "roc" else "recall (dog)",
-        yaxis_title="true positive rate" if kind == "roc" else "precision (dog)",
+        xaxis_title="false positive rate" if kind == "roc" else f"recall ({positive})",
+        yaxis_title="true positive rate" if kind == "roc" else f"precision ({positive})",
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 20},
     )
@@ -263,8 +266,10 @@ def ranking_curves(curves: dict[str, dict], kind: str, zoom: bool = False) -> go
     return fig
 
 
-def reliability_diagram(reports: dict[str, dict], which: str) -> go.Figure:
-    """Observed share of dogs against mean predicted P(dog), per bin; the diagonal is perfect."""
+def reliability_diagram(reports: dict[str, dict], which: str, positive: str) -> go.Figure:
+    """Observed share of the `positive` class against its mean predicted probability, per bin;
+    the diagonal is perfect."""
+    p = p_of(positive)
     fig = go.Figure(_diagonal("perfectly calibrated"))
     for name, report in reports.items():
         bins = [b for b in report[which]["bins"] if b["count"]]
@@ -273,19 +278,19 @@ def reliability_diagram(reports: dict[str, dict], which: str) -> go.Figure:
                 x=[b["mean_p"] for b in bins],
                 y=[b["positive_rate"] for b in bins],
                 mode="lines+markers",
-                name=f"{label(name)} (P(dog) ECE {report[which]['ece_positive']:.2%})",
+                name=f"{label(name)} ({p} ECE {report[which]['ece_positive']:.2%})",
                 line={"color": color(name)},
                 marker={"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
                 customdata=[[b["count"], b["low"], b["high"]] for b in bins],
-                hovertemplate="P(dog) %{customdata[1]:.1f}–%{customdata[2]:.1f}: "
+                hovertemplate=f"{p} %{{customdata[1]:.1f}}–%{{customdata[2]:.1f}}: "
                 "%{customdata[0]} photos<br>mean prediction %{x:.3f}<br>"
-                "share dogs %{y:.3f}<extra></extra>",
+                f"share {positive} %{{y:.3f}}<extra></extra>",
             )
         )
     fig.update_layout(
         height=460,
-        xaxis_title="mean predicted P(dog) in the bin",
-        yaxis_title="share of photos that are dogs",
+        xaxis_title=f"mean predicted {p} in the bin",
+        yaxis_title=f"share of photos that are {positive}",
         legend={"orientation": "h", "y": -0.2},
         margin={"t": 20},
     )

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dashboard.settings import MAX_BATCH_FILES, MAX_BATCH_PIXELS, MAX_UPLOAD_BYTES, megabytes
+from dashboard.settings import (
+    MAX_BATCH_FILES,
+    MAX_BATCH_PIXELS,
+    MAX_UPLOAD_BYTES,
+    megabytes,
+    negative_name,
+    positive_name,
+)
 from pipeline.data.images import FORMATS, ImageError, load_rgb, resize_for_model
 from pipeline.store import artifacts
 
@@ -81,14 +88,15 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
 
 
 def vote(verdicts: list[Verdict], classes: list[str]) -> str:
-    """'3 of 4 models say Dog — they disagree', or a tie said as one."""
-    dogs = sum(v.p_positive >= 0.5 for v in verdicts)
-    cats = len(verdicts) - dogs
-    if dogs == cats:
-        return (
-            f"**A tie: {cats} of {len(verdicts)} models say {classes[0]}, {dogs} say {classes[1]}**"
-        )
-    winner, count = (classes[1], dogs) if dogs > cats else (classes[0], cats)
+    """'3 of 4 models say Dog — they disagree' (by the run's class names), or a tie said as
+    one."""
+    positive = sum(v.p_positive >= 0.5 for v in verdicts)
+    negative = len(verdicts) - positive
+    first, second = negative_name(classes), positive_name(classes)
+    if positive == negative:
+        n = len(verdicts)
+        return f"**A tie: {negative} of {n} models say {first}, {positive} say {second}**"
+    winner, count = (second, positive) if positive > negative else (first, negative)
     how = " — unanimous" if count == len(verdicts) else " — they disagree"
     return f"**{count} of {len(verdicts)} models say {winner}**{how}"
 

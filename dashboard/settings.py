@@ -1,9 +1,11 @@
-"""Dashboard settings, read from the environment in one place."""
+"""Dashboard settings, read from the environment in one place; and the wording that names
+the run's own data and classes."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Sequence
+from pathlib import Path, PurePath
 
 from pipeline.config import DEFAULT_OUT
 from pipeline.registry import spec
@@ -28,3 +30,53 @@ def artifacts_dir() -> Path:
 
 def label(name: str) -> str:
     return spec(name).label
+
+
+# --- Wording: the run's own data and classes, never a fixed pair of them -----------------
+
+NEUTRAL_TITLE = "Image classifiers compared"  # the browser title with no run to name
+PAGE_ICON = ":material/compare:"
+# The shared MobileNetV2 weights file (about the weights, whatever the run's data).
+WEIGHTS_FILE_NOTE = (
+    "Local weights file: see its README for what it is (ImageNet backbone whose top "
+    "blocks saw extra dog photos), not byte-identical with Keras' ImageNet download."
+)
+
+
+def negative_name(classes: Sequence[str]) -> str:
+    """The class of label 0 (the first of the sorted folder names)."""
+    return classes[0]
+
+
+def positive_name(classes: Sequence[str]) -> str:
+    """The class of label 1, whose probability every model outputs (stored as `p_dog`)."""
+    return classes[1]
+
+
+def p_of(class_name: str) -> str:
+    """How a probability of a class is shown: 'P(tulips)' for the class 'tulips'."""
+    return f"P({class_name})"
+
+
+def p_positive(classes: Sequence[str]) -> str:
+    """The column name of the models' output, P(<positive class>)."""
+    return p_of(positive_name(classes))
+
+
+def data_folder(manifest: dict) -> str:
+    """The name of the run's data folder ('PetImages'); '' when the manifest has none."""
+    root = (manifest.get("dataset") or {}).get("root")
+    return PurePath(str(root)).name if root else ""
+
+
+def data_title(manifest: dict | None) -> str:
+    """The browser title for a run: 'flowers: roses vs tulips, 4 models compared'; a neutral
+    one without a run (or with a manifest that does not name two classes)."""
+    classes = ((manifest or {}).get("dataset") or {}).get("class_names") or []
+    if len(classes) != 2:
+        return NEUTRAL_TITLE
+    folder = data_folder(manifest)
+    text = f"{folder}: " if folder else ""
+    text += f"{negative_name(classes)} vs {positive_name(classes)}, "
+    n = len(manifest.get("planned_models") or manifest.get("models") or [])
+    return text + (f"{n} model{'' if n == 1 else 's'} compared" if n else "classifiers compared")

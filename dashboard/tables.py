@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.settings import label
+from dashboard.settings import label, p_positive
 from pipeline.evaluation import robustness
 from pipeline.evaluation.stats import wilson_interval
 from pipeline.registry import spec
@@ -230,20 +230,30 @@ def flips(
     result: dict, class_names: list[str], model: str, corruption: str, shown_as: str
 ) -> pd.DataFrame:
     """Photos whose answer from `model` flips under the mildest level of `corruption`,
-    with P(dog) clean and corrupted (`shown_as`: the corruption's label, for the column)."""
+    with P(<positive class>) clean and corrupted (`shown_as`: the corruption's label, for the
+    column)."""
     flipped = result["models"][model]["flips"].get(corruption, [])
     answers = result["answers"][model]
+    p = p_positive(class_names)
     return pd.DataFrame(
         {
             "photo": [result["photos"][i] for i in flipped],
             "label": [class_names[result["labels"][i]] for i in flipped],
-            "P(dog) clean": [answers["clean:0"][i] for i in flipped],
-            f"P(dog) {shown_as}": [answers[f"{corruption}:1"][i] for i in flipped],
+            f"{p} clean": [answers["clean:0"][i] for i in flipped],
+            f"{p} {shown_as}": [answers[f"{corruption}:1"][i] for i in flipped],
         }
     )
 
 
 # Compare runs and Sweeps
+
+
+def changed_photos(changed: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """The photos run B fixed or broke (`compare.fixed_and_broken`) as shown: the class by
+    name, and each run's P(<positive class>) as the last two columns."""
+    p = p_positive(class_names)
+    shown = changed.rename(columns={"p_dog_a": f"{p} A", "p_dog_b": f"{p} B"})
+    return shown.assign(label=[class_names[int(v)] for v in shown.label])
 
 
 def comparison_table(result: dict) -> pd.DataFrame:

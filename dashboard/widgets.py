@@ -6,10 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, explain
-from dashboard.settings import label
+from dashboard.settings import label, negative_name, positive_name
 from pipeline.store import artifacts
 
-EVIDENCE_CHOICES = ("each model's answer", "dog", "cat")
+ANSWER = "each model's answer"  # the first evidence choice; the others are the two classes
+
+
+def evidence_choices(classes: list[str]) -> tuple[str, str, str]:
+    """The Grad-CAM evidence choices: each model's own answer, then the positive class and
+    the negative one, by the run's class names."""
+    return (ANSWER, positive_name(classes), negative_name(classes))
 
 
 def table(frame: pd.DataFrame, formats: dict[str, str], key: str) -> None:
@@ -17,18 +23,21 @@ def table(frame: pd.DataFrame, formats: dict[str, str], key: str) -> None:
     st.dataframe(frame.style.format(formats, na_rep="–"), hide_index=True, width="stretch", key=key)
 
 
-def explanations(maps: explain.Maps, p_dog: dict[str, float], classes: list[str], key: str):
-    """Grad-CAM overlays of every model, side by side, with a choice of which evidence."""
+def explanations(maps: explain.Maps, answers: dict[str, float], classes: list[str], key: str):
+    """Grad-CAM overlays of every model, side by side, with a choice of which evidence.
+
+    `answers`: each model's P(<positive class>)."""
+    positive, negative = positive_name(classes), negative_name(classes)
     choice = st.radio(
         "Highlight the evidence for",
-        EVIDENCE_CHOICES,
+        evidence_choices(classes),
         horizontal=True,
         key=f"{key}_evidence",
-        help="Grad-CAM on the last convolutional layer. For 'cat' the gradient of the negative "
-        "dog score is used, since each model has one sigmoid output.",
+        help=f"Grad-CAM on the last convolutional layer. For '{negative}' the gradient of the "
+        f"negative {positive} score is used, since each model has one sigmoid output.",
     )
-    names = [n for n in maps if n in p_dog]
-    unexplained = [label(n) for n in p_dog if n not in maps]
+    names = [n for n in maps if n in answers]
+    unexplained = [label(n) for n in answers if n not in maps]
     if unexplained:
         st.caption(
             "No Grad-CAM for " + ", ".join(unexplained) + ": no convolutional layer is "
@@ -36,24 +45,24 @@ def explanations(maps: explain.Maps, p_dog: dict[str, float], classes: list[str]
         )
     columns = st.columns(max(1, len(names)))
     for column, name in zip(columns, names, strict=False):
-        says_dog = p_dog[name] >= 0.5
-        if choice == "each model's answer":
-            target = "positive" if says_dog else "negative"
+        says_positive = answers[name] >= 0.5
+        if choice == ANSWER:
+            target = "positive" if says_positive else "negative"
         else:
-            target = "positive" if choice == "dog" else "negative"
-        shown = classes[1] if target == "positive" else classes[0]
+            target = "positive" if choice == positive else "negative"
+        shown = positive if target == "positive" else negative
         size = maps[name]["image"].shape[0]
-        confidence = max(p_dog[name], 1 - p_dog[name])
+        confidence = max(answers[name], 1 - answers[name])
         column.image(
             explain.view(maps, name, target),
-            caption=f"{label(name)}: says {classes[int(says_dog)]} ({confidence:.0%}); "
+            caption=f"{label(name)}: says {classes[int(says_positive)]} ({confidence:.0%}); "
             f"evidence for {shown}, as seen at {size}px",
             width="stretch",
         )
 
 
 def validation_photo_explanations(
-    run: artifacts.Run, path: str, p_dog: dict[str, float], key: str
+    run: artifacts.Run, path: str, answers: dict[str, float], key: str
 ) -> None:
     """Grad-CAM of every model for one validation photo: stored ones at once, others on request
     (computing them loads the four models, which takes seconds the first time)."""
@@ -68,4 +77,4 @@ def validation_photo_explanations(
             st.info(f"No Grad-CAM maps: {source}.")
             return
     st.caption(f"Grad-CAM maps {source}, overlaid on each model's input pixels.")
-    explanations(maps, p_dog, run.class_names, key=key)
+    explanations(maps, answers, run.class_names, key=key)

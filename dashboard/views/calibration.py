@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, widgets
-from dashboard.settings import label
+from dashboard.settings import label, negative_name, p_of, positive_name
 
 st.title("Calibration")
 run = data.require_run()
 result = data.require_analysis(run)
+positive, negative = positive_name(run.class_names), negative_name(run.class_names)
+p = p_of(positive)
 reports = {n: result["per_model"][n]["calibration"] for n in result["per_model"]}
 
 which = st.radio(
@@ -18,12 +20,14 @@ which = st.radio(
     key="calibration_which",
 )
 key = "before" if which == "as trained" else "after"
-st.plotly_chart(charts.reliability_diagram(reports, key), width="stretch", key="reliability")
+st.plotly_chart(
+    charts.reliability_diagram(reports, key, positive), width="stretch", key="reliability"
+)
 st.caption(
-    "The diagram is binned on predicted P(dog), not on confidence: photos are grouped into ten "
-    "equal bins of P(dog) and each point is a bin (its size grows with the number of photos). "
-    "On the dotted diagonal, photos given P(dog) = 0.8 are dogs 80% of the time. The legend's "
-    "P(dog) ECE is the photo-weighted average gap to the diagonal."
+    f"The diagram is binned on predicted {p}, not on confidence: photos are grouped into ten "
+    f"equal bins of {p} and each point is a bin (its size grows with the number of photos). "
+    f"On the dotted diagonal, photos given {p} = 0.8 are {positive} 80% of the time. The "
+    f"legend's {p} ECE is the photo-weighted average gap to the diagonal."
 )
 table = pd.DataFrame(
     {
@@ -48,11 +52,11 @@ widgets.table(
 )
 st.caption(
     "ECE (top-label) is the standard expected calibration error: photos are grouped into ten "
-    "bins by the confidence in the class the model predicts, max(P(dog), P(cat)), from 50% to "
-    "100%, and each bin's accuracy is compared with its mean confidence ('ECE after' likewise, "
-    "after temperature scaling). Temperature scaling divides each model's logit by one number "
-    "T fitted to minimise log loss (T > 1: the model was over-confident). It never changes "
-    "which class is predicted. The 'after' figures are cross-fitted: each half of the "
-    "validation photos is scaled with a T fitted on the other half, so they are not measured "
-    "on the photos T was fitted to."
+    f"bins by the confidence in the class the model predicts, max({p}, {p_of(negative)}), "
+    "from 50% to 100%, and each bin's accuracy is compared with its mean confidence ('ECE "
+    "after' likewise, after temperature scaling). Temperature scaling divides each model's "
+    "logit by one number T fitted to minimise log loss (T > 1: the model was over-confident). "
+    "It never changes which class is predicted. The 'after' figures are cross-fitted: each "
+    "half of the validation photos is scaled with a T fitted on the other half, so they are "
+    "not measured on the photos T was fitted to."
 )

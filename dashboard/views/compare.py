@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, tables, widgets
-from dashboard.settings import artifacts_dir, label
+from dashboard.settings import artifacts_dir, label, p_positive
 
 st.title("Compare runs")
 data.require_run()  # the usual guidance when the folder has no run yet
@@ -72,14 +72,15 @@ for change, run in (("fixed", run_a), ("broke", run_b)):
     for column, (_, row) in zip(st.columns(4), shown.head(4).iterrows(), strict=False):
         thumb = run.thumb_of(row.path)  # the run that got it wrong stored its thumbnail
         caption = (
-            f"{row.path} ({classes[int(row.label)]}): P({classes[1]}) "
+            f"{row.path} ({classes[int(row.label)]}): {p_positive(classes)} "
             f"A {row.p_dog_a:.2f} → B {row.p_dog_b:.2f}"
         )
         if thumb is not None:
             column.image(str(thumb), caption=caption, width="stretch")
         else:
             column.caption(caption)
-widgets.table(changed, {"p_dog_a": "{:.3f}", "p_dog_b": "{:.3f}"}, "compare_changed")
+shown = tables.changed_photos(changed, classes)
+widgets.table(shown, dict.fromkeys(shown.columns[-2:], "{:.3f}"), "compare_changed")
 
 st.subheader("What differs between the runs")
 st.dataframe(tables.config_table(result), hide_index=True, width="stretch", key="compare_config")

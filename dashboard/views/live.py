@@ -6,7 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, live, widgets
-from dashboard.settings import MAX_BATCH_FILES, MAX_UPLOAD_BYTES, label, megabytes
+from dashboard.settings import (
+    MAX_BATCH_FILES,
+    MAX_UPLOAD_BYTES,
+    label,
+    megabytes,
+    negative_name,
+    p_of,
+    p_positive,
+)
 from pipeline.data.images import EXTENSIONS
 from pipeline.store import artifacts
 
@@ -58,8 +66,8 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
     table = pd.DataFrame(
         {
             "model": [label(v.name) for v in result.verdicts],
-            f"P({classes[0]})": [f"{1 - v.p_positive:.3f}" for v in result.verdicts],
-            f"P({classes[1]})": [f"{v.p_positive:.3f}" for v in result.verdicts],
+            p_of(negative_name(classes)): [f"{1 - v.p_positive:.3f}" for v in result.verdicts],
+            p_positive(classes): [f"{v.p_positive:.3f}" for v in result.verdicts],
             "verdict": [classes[int(v.p_positive >= 0.5)] for v in result.verdicts],
             "latency (ms)": [f"{v.latency_ms:.1f}" for v in result.verdicts],
         }
@@ -70,8 +78,8 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
     if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
         maps = data.live_gradcam(str(run.path), names, digest, _seen=result.seen)
-        p_dog = {v.name: v.p_positive for v in result.verdicts}
-        widgets.explanations(maps, p_dog, classes, key=f"live_{index}")
+        answers = {v.name: v.p_positive for v in result.verdicts}
+        widgets.explanations(maps, answers, classes, key=f"live_{index}")
 
 
 for position, (title, payload) in enumerate(items):

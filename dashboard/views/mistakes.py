@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, mistakes, widgets
-from dashboard.settings import label
+from dashboard.settings import label, negative_name, p_of, p_positive
 
 GALLERY_LIMIT = 40
 COLUMNS = 5
@@ -72,7 +72,7 @@ with tab_cross:
     )
     view = cross if group == "all" else cross[cross.missed_by == group]
     table = view[["path", "label", "missed_by"] + [f"p_{n}" for n in names]].rename(
-        columns={f"p_{n}": f"P(dog) {label(n)}" for n in names}
+        columns={f"p_{n}": f"{p_positive(classes)} {label(n)}" for n in names}
     )
     table["label"] = [classes[int(v)] for v in table["label"]]
     st.dataframe(table, hide_index=True, width="stretch", key="cross_table")
@@ -87,14 +87,14 @@ with tab_cross:
         probs = pd.DataFrame(
             {
                 "model": [label(n) for n in names],
-                f"P({classes[1]})": [row[f"p_{n}"] for n in names],
-                f"P({classes[0]})": [1 - row[f"p_{n}"] for n in names],
+                p_positive(classes): [row[f"p_{n}"] for n in names],
+                p_of(negative_name(classes)): [1 - row[f"p_{n}"] for n in names],
                 "verdict": [classes[int(row[f"pred_{n}"])] for n in names],
                 "correct": [not row[f"wrong_{n}"] for n in names],
             }
         )
         right.dataframe(probs, hide_index=True, key="pick_probs")
-        right.bar_chart(probs.set_index("model")[f"P({classes[1]})"], height=220)
+        right.bar_chart(probs.set_index("model")[p_positive(classes)], height=220)
         st.markdown("**Where each model looked** (Grad-CAM)")
-        p_dog = {n: float(row[f"p_{n}"]) for n in names}
-        widgets.validation_photo_explanations(run, pick, p_dog, key="pick")
+        answers = {n: float(row[f"p_{n}"]) for n in names}
+        widgets.validation_photo_explanations(run, pick, answers, key="pick")

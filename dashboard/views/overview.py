@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, tables, widgets
-from dashboard.settings import label
+from dashboard.settings import WEIGHTS_FILE_NOTE, data_folder, label
 
 DUPLICATES_HELP = (
     "Groups of photos with identical content under different names. Each group stays "
@@ -24,11 +24,14 @@ if manifest["dataset"].get("dev_fraction"):
         "other dev-split runs, not with the reference.",
         icon=":material/science:",
     )
+reference = "the Kaggle notebook's validation accuracy on PetImages (224px, 24,998 photos)"
+if data_folder(manifest) != "PetImages":
+    reference += ", not on this run's data"
 st.caption(
-    f"Validation: {n_val:,} held-out photos the models never trained on. Reference: the Kaggle "
-    "notebook's validation accuracy (224px, 24,998 photos). 95% interval: Wilson score "
-    "interval of the accuracy; see 'Is the difference real?' for paired tests. Latency: one "
-    "image, one model, after warm-up, on the machine that ran the pipeline."
+    f"Validation: {n_val:,} held-out photos the models never trained on. Reference: "
+    f"{reference}. 95% interval: Wilson score interval of the accuracy; see 'Is the "
+    "difference real?' for paired tests. Latency: one image, one model, after warm-up, on "
+    "the machine that ran the pipeline."
 )
 
 missing = tables.missing_models(run)
@@ -60,10 +63,7 @@ for column, (name, value) in zip(st.columns(len(figures)), figures.items(), stri
     column.metric(name, value, help=DUPLICATES_HELP if name == "Duplicate groups" else None)
 st.table(tables.run_details(manifest))
 if weights.get("kind") == "file":
-    st.caption(
-        "Local weights file: see its README for what it is (ImageNet backbone whose top "
-        "blocks saw extra dog photos), not byte-identical with Keras' ImageNet download."
-    )
+    st.caption(WEIGHTS_FILE_NOTE)
 if dataset["skipped"]:
     with st.expander(f"Skipped files ({len(dataset['skipped'])})"):
         st.dataframe(pd.DataFrame(dataset["skipped"]), hide_index=True, key="skipped_table")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, data, tables, widgets
-from dashboard.settings import label
+from dashboard.settings import label, p_positive
 
 st.title("How robust is each model?")
 run = data.require_run()
@@ -66,9 +66,8 @@ if frame.empty:
     st.success(f"No photo changes its answer from {label(model)} under mild {corruption}.")
 else:
     st.write(f"{len(frame)} of {n_photos} photos change {label(model)}'s answer.")
-    widgets.table(
-        frame, {"P(dog) clean": "{:.3f}", f"P(dog) {corruption}": "{:.3f}"}, "flips_table"
-    )
+    p = p_positive(run.class_names)
+    widgets.table(frame, {f"{p} clean": "{:.3f}", f"{p} {corruption}": "{:.3f}"}, "flips_table")
     seen = data.seen_under_corruption(
         run, model, choices[corruption], photos=frame.photo[:6].tolist()
     )

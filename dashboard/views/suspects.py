@@ -1,9 +1,10 @@
-"""Photos every model confidently puts in the other class: label errors or photos without a pet."""
+"""Photos every model confidently puts in the other class: label errors, or photos of neither
+class."""
 
 import streamlit as st
 
 from dashboard import data, widgets
-from dashboard.settings import label
+from dashboard.settings import data_folder, label, p_positive
 from pipeline.evaluation import analysis
 
 COLUMNS = 4
@@ -16,11 +17,17 @@ scored = data.available(run, data.predictions)  # models whose predictions are t
 names = list(scored)
 stored_threshold = result["suspects"]["min_confidence"]
 
+known = (
+    "The PetImages set is known to hold mislabeled photos and photos with no animal at all"
+    if data_folder(run.manifest) == "PetImages"
+    else "Photo sets gathered by hand or from the web often hold mislabeled photos and photos "
+    "of neither class"
+)
 st.markdown(
     "Validation photos that **every chosen model** assigns to the other class with at least "
-    "the chosen confidence. The PetImages set is known to hold mislabeled photos and photos "
-    "with no animal at all; these are the first to check. Removing photos only because the "
-    "models disagree with them would flatter the models, so review them before excluding."
+    f"the chosen confidence. {known}; these are the first to check. Removing photos only "
+    "because the models disagree with them would flatter the models, so review them before "
+    "excluding."
 )
 left, right = st.columns([3, 2])
 judges = left.multiselect(
@@ -84,12 +91,12 @@ for start in range(0, len(shown), COLUMNS):
 
 st.subheader("Why do the models disagree with the label?")
 pick = st.selectbox("Photo", shown.path.tolist(), key="suspect_pick")
-p_dog = {}
+answers = {}
 for name, frame in scored.items():
-    p_dog[name] = float(frame.loc[frame.path == pick, "p_dog"].iloc[0])
-widgets.validation_photo_explanations(run, pick, p_dog, key="suspect")
+    answers[name] = float(frame.loc[frame.path == pick, "p_dog"].iloc[0])  # the stored column
+widgets.validation_photo_explanations(run, pick, answers, key="suspect")
 st.dataframe(
-    found.rename(columns={f"p_{n}": f"P({classes[1]}) {label(n)}" for n in judges}),
+    found.rename(columns={f"p_{n}": f"{p_positive(classes)} {label(n)}" for n in judges}),
     hide_index=True,
     width="stretch",
     key="suspects_table",

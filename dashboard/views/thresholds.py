@@ -4,31 +4,36 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, widgets
-from dashboard.settings import label
+from dashboard.settings import label, p_positive, positive_name
 from pipeline.evaluation import metrics
 
 st.title("Thresholds and ranking")
 run = data.require_run()
 result = data.require_analysis(run)
 classes = run.class_names
+positive = positive_name(classes)
 curves = {n: result["per_model"][n]["curves"] for n in result["per_model"]}
 
 zoom = st.toggle("Zoom into the corner where the strong models differ", key="curves_zoom")
 left, right = st.columns(2)
 with left:
     st.subheader("ROC")
-    st.plotly_chart(charts.ranking_curves(curves, "roc", zoom), width="stretch", key="roc")
+    st.plotly_chart(
+        charts.ranking_curves(curves, "roc", positive, zoom=zoom), width="stretch", key="roc"
+    )
 with right:
     st.subheader("Precision–recall")
-    st.plotly_chart(charts.ranking_curves(curves, "pr", zoom), width="stretch", key="pr")
+    st.plotly_chart(
+        charts.ranking_curves(curves, "pr", positive, zoom=zoom), width="stretch", key="pr"
+    )
 st.caption(
-    f"Positive class: {classes[1]}. The curves show every threshold at once; the area under "
+    f"Positive class: {positive}. The curves show every threshold at once; the area under "
     "them measures how well a model ranks photos, whatever threshold is chosen."
 )
 
 st.subheader("Move the threshold")
 threshold = st.slider(
-    f"Call a photo {classes[1]} when P({classes[1]}) ≥",
+    f"Call a photo {positive} when {p_positive(classes)} ≥",
     0.01,
     0.99,
     0.5,
@@ -53,8 +58,8 @@ for column, (name, frame) in zip(columns, predictions.items(), strict=False):
             "model": label(name),
             "accuracy": scores["accuracy"],
             "Δ accuracy vs 0.5 (pts)": (scores["accuracy"] - default["accuracy"]) * 100,
-            f"precision ({classes[1]})": scores["precision"],
-            f"recall ({classes[1]})": scores["recall"],
+            f"precision ({positive})": scores["precision"],
+            f"recall ({positive})": scores["recall"],
             "F1": scores["f1"],
             "errors": int(matrix[0][1] + matrix[1][0]),
         }
@@ -64,8 +69,8 @@ widgets.table(
     {
         "accuracy": "{:.2%}",
         "Δ accuracy vs 0.5 (pts)": "{:+.2f}",
-        f"precision ({classes[1]})": "{:.3f}",
-        f"recall ({classes[1]})": "{:.3f}",
+        f"precision ({positive})": "{:.3f}",
+        f"recall ({positive})": "{:.3f}",
         "F1": "{:.3f}",
     },
     "threshold_table",

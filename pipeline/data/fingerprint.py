@@ -50,7 +50,6 @@ def preprocessing_identity() -> dict:
     import keras
     import tensorflow as tf
 
-
     return loader_identity() | {"tensorflow": tf.__version__, "keras": keras.__version__}
 
 

@@ -464,7 +464,7 @@ def test_suspects_page_lists_explains_and_offers_the_exclusion_file(
     table = _frames(at, "min_confidence_other")[0]
     assert len(table) == len(real_run.misclassified("cnn3"))
     assert any("Grad-CAM maps" in c.value for c in at.caption)
-    at.radio(key="suspect_evidence").set_value("cat").run()
+    at.radio(key="suspect_evidence").set_value(real_run.class_names[0]).run()
     assert not at.exception
 
 
@@ -483,7 +483,7 @@ def test_mistakes_page_shows_where_each_model_looked(real_artifacts, monkeypatch
     options = at.selectbox(key="mis_pick").options
     at.selectbox(key="mis_pick").set_value(next(p for p in options if p in stored)).run()
     assert any("stored by the pipeline" in c.value for c in at.caption)
-    at.radio(key="pick_evidence").set_value("dog").run()
+    at.radio(key="pick_evidence").set_value(real_run.class_names[1]).run()
     assert not at.exception
     # A photo without stored maps: computed on request from the photo on disk.
     at.selectbox(key="mis_pick").set_value(next(p for p in options if p not in stored)).run()
@@ -493,14 +493,14 @@ def test_mistakes_page_shows_where_each_model_looked(real_artifacts, monkeypatch
     assert any("computed now from the photo" in c.value for c in at.caption)
 
 
-def test_live_compare_explains_an_upload(real_artifacts, monkeypatch, shared_data):
+def test_live_compare_explains_an_upload(real_artifacts, monkeypatch, shared_data, real_run):
     at = open_app(real_artifacts, monkeypatch, "live")
     photo_bytes = (shared_data / "Cat" / "1.jpg").read_bytes()
     at.file_uploader(key="upload").set_value(("cat.jpg", photo_bytes, "image/jpeg")).run()
     at.toggle(key="explain_0").set_value(True).run()
     assert not at.exception
     assert at.radio(key="live_0_evidence").value == "each model's answer"
-    at.radio(key="live_0_evidence").set_value("cat").run()
+    at.radio(key="live_0_evidence").set_value(real_run.class_names[0]).run()
     assert not at.exception
 
 
@@ -628,13 +628,13 @@ def test_robustness_page_shows_every_model_under_every_corruption(
     at.selectbox(key="flip_model").set_value("cnn3")
     at.selectbox(key="flip_corruption").select("JPEG compression").run()
     assert not at.exception
-    answers = stored["answers"]["cnn3"]  # P(dog) of every photo, clean and mildly compressed
+    answers = stored["answers"]["cnn3"]  # P(Dog) of every photo, clean and mildly compressed
     flipped = {
         stored["photos"][i]
         for i, (clean, jpeg) in enumerate(zip(answers["clean:0"], answers["jpeg:1"], strict=True))
         if (clean >= 0.5) != (jpeg >= 0.5)
     }
-    shown = _frames(at, "P(dog) clean")
+    shown = _frames(at, f"P({real_run.class_names[1]}) clean")
     assert (set(shown[0].photo) if shown else set()) == flipped
     if not flipped:
         assert any("No photo changes its answer" in m.value for m in at.success)

@@ -132,8 +132,8 @@ def test_flips_list_the_photos_whose_answer_changes_with_both_answers():
         {
             "photo": "Dog/2.jpg",
             "label": "Dog",
-            "P(dog) clean": 0.7,
-            "P(dog) Gaussian blur": 0.4,
+            "P(Dog) clean": 0.7,
+            "P(Dog) Gaussian blur": 0.4,
         }
     ]
     assert tables.flips(ROBUSTNESS, classes, "cnn3", "blur", "Gaussian blur").empty

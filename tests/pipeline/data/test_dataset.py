@@ -15,8 +15,8 @@ from pipeline.data.dataset import (
     read_exclusions,
     subset,
 )
-from pipeline.errors import PipelineError
 from pipeline.data.images import load_model_input
+from pipeline.errors import PipelineError
 from tests.imagefactory import UNUSABLE, odd_files, write_class_folder
 
 
