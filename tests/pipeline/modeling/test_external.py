@@ -36,11 +36,12 @@ def test_an_external_model_is_scored_like_ours(real_run, external_run):
 
 
 def test_every_dashboard_page_shows_an_external_model(external_run, monkeypatch):
-    from tests.dashboard.conftest import PAGES, open_app
+    from dashboard import pages
+    from tests.dashboard.conftest import open_app
 
-    for page in PAGES:
-        at = open_app(external_run.path.parent.parent, monkeypatch, page)
-        assert not at.exception, (page, at.exception)
+    for info in pages.PAGES:
+        at = open_app(external_run.path.parent.parent, monkeypatch, info.key)
+        assert not at.exception, (info.key, at.exception)
     at = open_app(external_run.path.parent.parent, monkeypatch)
     assert "mine" in _frames(at)[0].model.tolist()
 
