@@ -56,15 +56,17 @@ UNUSABLE = {"empty.jpg", "not_an_image.jpg", "truncated.jpg"}
 
 
 def write_class_folder(
-    root: Path, n_per_class: int = 12, size: int = 48, names: tuple[str, str] = ("Cat", "Dog")
+    root: Path, n_per_class: int = 12, size: int = 48, names: tuple[str, ...] = ("Cat", "Dog")
 ) -> Path:
-    """A tiny two-class folder; class 1 images are brighter so a model can learn it."""
+    """A tiny folder of one sub-folder per name; each class is brighter than the one before
+    so a model can learn it (two classes: class 1 is 127 brighter)."""
+    step = 127 / max(1, len(names) - 1)
     for label, name in enumerate(names):
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(n_per_class):
             image = np.asarray(photo(size, size, seed=label * 1000 + i), dtype=np.float32)
-            image = image * 0.5 + (127 if label else 0)
+            image = image * 0.5 + step * label
             Image.fromarray(image.clip(0, 255).astype(np.uint8)).save(folder / f"{i}.jpg")
     return root
 

@@ -41,6 +41,9 @@ TRAIN_FOLDER = "train"
 VAL_FOLDERS = ("val", "validation", "test")
 # A class with fewer photos than this share of the largest class's is reported.
 IMBALANCE_RATIO = 0.1
+# More class folders than this is refused: beyond it a folder is more likely one photo per
+# folder than classes, and every N x N record (confusion matrices, pairs) grows as N squared.
+MAX_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -172,13 +175,62 @@ def find_classes(root: Path, split: tuple[str, str] | None = None) -> list[str]:
         classes, where = train, f"{root / split[0]} and {root / split[1]} each"
     else:
         classes, where = _sub_folders(root), str(root)
-    if len(classes) != 2:
-        found = ", ".join(classes) or "none"
-        raise PipelineError(
-            f"{where} must hold exactly two class folders (e.g. Cat/ and Dog/); found "
-            f"{len(classes)}: {found}. This version compares two-class models only"
-        )
+    _check_class_folders(root, classes, where=where, split=split)
     return classes
+
+
+def _holds_files(folder: Path) -> bool:
+    return any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir())
+
+
+def _check_class_folders(
+    root: Path, classes: list[str], *, where: str, split: tuple[str, str] | None
+) -> None:
+    """Clear errors for folders that cannot be a set of classes."""
+    sides = [root / side for side in split] if split else [root]
+    if len(classes) == 1:
+        inner = _sub_folders(sides[0] / classes[0])
+        if len(inner) >= 2 and not _holds_files(sides[0] / classes[0]):
+            raise PipelineError(
+                f"{where} holds one folder, {classes[0]}/, and it holds the folders "
+                f"{', '.join(f + '/' for f in inner[:5])}{' ...' if len(inner) > 5 else ''}: "
+                f"the photos are one level deeper. Pass --data-dir {sides[0] / classes[0]}"
+            )
+    if len(classes) < 2:
+        found = ", ".join(f + "/" for f in classes) or "none"
+        raise PipelineError(
+            f"{where} must hold at least two class folders, one per class (e.g. Cat/ and "
+            f"Dog/, or daisy/ roses/ tulips/); found {len(classes)}: {found}"
+        )
+    if len(classes) > MAX_CLASSES:
+        raise PipelineError(
+            f"{where} holds {len(classes):,} folders; at most {MAX_CLASSES:,} classes are "
+            "compared (is it one folder per photo, or a folder of classes one level down?)"
+        )
+    by_case: dict[str, list[str]] = defaultdict(list)
+    for name in classes:
+        by_case[name.casefold()].append(name)
+    clashes = [names for names in by_case.values() if len(names) > 1]
+    if clashes:
+        shown = "; ".join(" and ".join(f + "/" for f in names) for names in clashes)
+        raise PipelineError(
+            f"class folders under {where} differ only in case: {shown}. They would be one "
+            "folder on macOS and Windows: merge or rename them"
+        )
+    for side in sides:
+        empty = [c for c in classes if not any(_walk_files(side / c))]
+        if empty:
+            raise PipelineError(
+                f"class folder(s) {', '.join(f + '/' for f in empty)} under {side} hold no "
+                f"files: every class needs at least {MIN_PER_CLASS} photos. Add photos or "
+                "remove the empty folder"
+            )
+
+
+def _walk_files(folder: Path):
+    for _dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        yield from (f for f in filenames if not f.startswith("."))
 
 
 def _is_utf8(name: str) -> bool:

@@ -13,7 +13,7 @@ from pipeline.data.dataset import Sample
 from pipeline.data.images import ImageError, load_rgb
 from pipeline.evaluation import latency, metrics
 from pipeline.modeling.predict import predict_samples
-from pipeline.store import artifacts
+from pipeline.store import artifacts, predictions
 
 THUMB_SIZE = 192
 
@@ -56,27 +56,26 @@ def evaluate_into(
     """Write predictions, confusion matrix, metrics and misclassified index; return the metrics.
 
     `scores`, when given, are the model's (probabilities, logits) already computed
-    from cached inputs; otherwise every photo goes through the model.
+    from cached inputs; otherwise every photo goes through the model. Their columns
+    follow `pipeline.store.predictions`: two classes as every earlier run, N classes one
+    probability and one logit column per class.
     """
     input_size = tuple(model.input_shape[1:3])
     if scores is None:
         scores = predict_samples(
             model, root, samples, input_size=input_size, batch_size=batch_size, progress=progress
         )
-    p_dog, logits = scores
+    probabilities, logits = scores
     labels = np.array([s.label for s in samples])
-    predicted = metrics.predicted_labels(p_dog)
-    frame = pd.DataFrame(
-        {
-            "path": [s.path for s in samples],
-            "label": labels,
-            "p_dog": p_dog,
-            "logit": logits,
-            "predicted": predicted,
-        }
+    frame = predictions.prediction_frame(
+        paths=[s.path for s in samples],
+        labels=labels,
+        probabilities=probabilities,
+        logits=logits,
+        class_names=class_names,
     )
     artifacts.write_csv(folder / artifacts.PREDICTIONS, frame)
-    matrix = metrics.confusion(labels, p_dog)
+    matrix = metrics.confusion(labels, probabilities)
     artifacts.write_json(
         folder / artifacts.CONFUSION,
         {
@@ -85,12 +84,25 @@ def evaluate_into(
             "per_class": metrics.per_class(matrix, class_names),
         },
     )
-    wrong = frame[frame.label != frame.predicted].copy()
-    wrong["confidence"] = np.where(wrong.predicted == 1, wrong.p_dog, 1 - wrong.p_dog)
-    wrong["thumb"] = [write_thumb(root, p, thumbs_dir) for p in wrong.path]
-    wrong = wrong.sort_values("confidence", ascending=False)
-    artifacts.write_csv(folder / artifacts.MISCLASSIFIED, wrong[artifacts.MISCLASSIFIED_COLUMNS])
-    result = metrics.classification_metrics(labels, p_dog, logits=logits)
+    _write_misclassified(folder, frame, class_names=class_names, root=root, thumbs_dir=thumbs_dir)
+    result = metrics.classification_metrics(labels, probabilities, logits=logits)
+    if "roc_auc_per_class" in result:
+        result["roc_auc_per_class"] = dict(
+            zip(class_names, result["roc_auc_per_class"], strict=True)
+        )
     result["latency_ms"] = single_image_latency_ms(model)
     artifacts.write_json(folder / artifacts.METRICS, result)
     return result
+
+
+def _write_misclassified(
+    folder: Path, frame: pd.DataFrame, *, class_names: list[str], root: str, thumbs_dir: Path
+) -> None:
+    """misclassified.csv: the wrong photos, most confident first, each with a thumbnail."""
+    wrong = frame[frame.label != frame.predicted].copy()
+    wrong["confidence"] = predictions.confidence_of(wrong, class_names)
+    wrong["thumb"] = [write_thumb(root, p, thumbs_dir) for p in wrong.path]
+    wrong = wrong.sort_values("confidence", ascending=False)
+    artifacts.write_csv(
+        folder / artifacts.MISCLASSIFIED, wrong[artifacts.misclassified_columns(class_names)]
+    )

@@ -1,8 +1,10 @@
 """Bring your own model: a user's trained Keras model scored beside the study's own.
 
 The contract is the study's: the model takes float32 RGB in 0-255 at its own input
-size (batch, height, width, 3) and returns P(positive class) of shape (batch, 1). A
-model that expects other input wraps it with a preprocessing layer in front (see
+size (batch, height, width, 3) and returns, for two classes, P(second class) of shape
+(batch, 1); for N classes, (batch, N) class probabilities summing to 1, in the sorted
+order of the class folders. Both are checked before any training. A model that expects
+other input wraps it with a preprocessing layer in front (see
 README). The file is copied into the run, so the run stays self-contained, and its
 sha256 is part of the run's identity.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.hashing import file_sha256
@@ -45,8 +49,8 @@ def parse(specs: tuple[str, ...]) -> list[ExternalModel]:
     return found
 
 
-def load_checked(model: ExternalModel):
-    """The model, loaded in safe mode and checked against the contract."""
+def load_checked(model: ExternalModel, class_names: list[str]):
+    """The model, loaded in safe mode and checked against the contract for `class_names`."""
 
     try:
         loaded = saved_models.load(model.path)
@@ -60,12 +64,39 @@ def load_checked(model: ExternalModel):
             f"--external {model.name}: input shape {shape_in}; the contract is "
             "(batch, height, width, 3) RGB in 0-255"
         )
-    if shape_out[1:] != (1,):
+    n = len(class_names)
+    width = 1 if n == 2 else n
+    if shape_out[1:] != (width,):
+        wanted = "(batch, 1), P(second class)" if n == 2 else f"(batch, {n}), P(each class)"
         raise PipelineError(
-            f"--external {model.name}: output shape {shape_out}; the contract is (batch, 1), "
-            "P(positive class)"
+            f"--external {model.name}: output shape {shape_out}; the data has {n} classes "
+            f"({_listed(class_names)}), so the contract is {wanted}"
         )
+    _check_probabilities(model.name, loaded, shape_in)
     return loaded
+
+
+def _listed(class_names: list[str], shown: int = 6) -> str:
+    more = f", ... ({len(class_names) - shown} more)" if len(class_names) > shown else ""
+    return ", ".join(class_names[:shown]) + more
+
+
+def _check_probabilities(name: str, loaded, shape_in: tuple) -> None:
+    """The model's answers to a few probe images are probabilities (rows summing to 1)."""
+    probe = np.random.default_rng(0).uniform(0, 255, (4, *shape_in[1:])).astype(np.float32)
+    out = np.asarray(loaded.predict_on_batch(probe), float)
+    if not np.all(np.isfinite(out)) or out.min() < -1e-6 or out.max() > 1 + 1e-6:
+        raise PipelineError(
+            f"--external {name}: answers outside [0, 1] (from {out.min():.3g} to "
+            f"{out.max():.3g}); the contract is probabilities: end the model with a sigmoid "
+            "(two classes) or a softmax"
+        )
+    sums = out.sum(axis=1)
+    if out.shape[1] > 1 and np.abs(sums - 1).max() > 1e-3:
+        raise PipelineError(
+            f"--external {name}: each photo's class probabilities must sum to 1; they sum to "
+            f"{sums.min():.4g}-{sums.max():.4g}: end the model with a softmax"
+        )
 
 
 def copy_into(model: ExternalModel, folder: Path) -> Path:

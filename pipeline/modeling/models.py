@@ -1,7 +1,9 @@
 """The four models of the study, and a name -> builder registry.
 
 Every model takes a batch of float32 RGB images in 0-255 at its input size,
-normalizes inside (so no caller ever rescales), and outputs P(dog).
+normalizes inside (so no caller ever rescales), and outputs class probabilities: for
+two classes one sigmoid unit, P(second class) (so two-class studies and their saved
+models stay as they were), for N classes an N-way softmax (`output_layer`).
 All layers are flat in one functional graph (MobileNetV2 is not nested as a
 single layer), so any inner activation can be reached. The CNNs may also average
 each photo with its mirror image inside the graph (`pipeline.modeling.flip_views`).
@@ -20,6 +22,16 @@ from pipeline.modeling.flip_views import FlipViews, MeanOfViews
 from pipeline.modeling.weights import WeightsSource
 
 
+def output_layer(num_classes: int) -> layers.Dense:
+    """The head's last layer, always float32: one sigmoid unit for two classes, an N-way
+    softmax for more."""
+    if num_classes < 2:
+        raise ValueError(f"a classifier needs at least two classes, not {num_classes}")
+    if num_classes == 2:
+        return layers.Dense(1, activation="sigmoid", name="head_output", dtype="float32")
+    return layers.Dense(num_classes, activation="softmax", name="head_output", dtype="float32")
+
+
 def _cnn(
     name: str,
     input_size: int,
@@ -28,8 +40,9 @@ def _cnn(
     dtype: str = "float32",
     flip_average: bool = False,
     max_pool: bool = False,
+    num_classes: int = 2,
 ) -> keras.Model:
-    """Conv blocks, global pooling, dropout, one sigmoid unit.
+    """Conv blocks, global pooling, dropout, the output layer (`output_layer`).
 
     `flip_average` makes the model answer with the mean logit of each photo and its
     mirror image (`pipeline.modeling.flip_views`); training is unchanged.
@@ -79,7 +92,7 @@ def _cnn(
     if flip_average:
         x = MeanOfViews(name="mean_of_views", dtype=dtype)(x)
     x = layers.Dropout(dropout, name="head_dropout", dtype=dtype)(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="head_output", dtype="float32")(x)
+    outputs = output_layer(num_classes)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -91,6 +104,7 @@ def build_cnn_of_depth(
     width: int = 32,
     flip_average: bool = False,
     max_pool: bool = False,
+    num_classes: int = 2,
 ) -> keras.Model:
     """`depth` conv blocks ("cnn<depth>"), of `width` filters, then 2x, 4x, ... `width`."""
     filters = tuple(width * 2**i for i in range(depth))
@@ -102,6 +116,7 @@ def build_cnn_of_depth(
         dtype=dtype,
         flip_average=flip_average,
         max_pool=max_pool,
+        num_classes=num_classes,
     )
 
 
@@ -115,13 +130,16 @@ def build_mobilenetv2(
     weights: WeightsSource | None,
     dropout: float = 0.3,
     name: str = "mobilenetv2_frozen",
+    num_classes: int = 2,
 ) -> keras.Model:
-    """MobileNetV2 (alpha 1.0, no top) with a frozen base and a sigmoid head.
+    """MobileNetV2 (alpha 1.0, no top) with a frozen base and an `output_layer` head.
 
     `weights` None gives random weights (for tests that only check structure).
     """
     if weights is not None and weights.kind == "hub":
-        return _build_hub_model(input_size, weights, dropout, name=name)
+        return _build_hub_model(
+            input_size, weights, dropout=dropout, name=name, num_classes=num_classes
+        )
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="mobilenet_preprocess")(inputs)
     try:
@@ -140,8 +158,7 @@ def build_mobilenetv2(
         layer.trainable = False
     x = layers.GlobalAveragePooling2D(name="head_pool")(base.output)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="head_output")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, output_layer(num_classes)(x), name=name)
 
 
 def head_model(model: keras.Model, feature_shape: tuple) -> keras.Model:
@@ -228,7 +245,7 @@ class HubFeatureVector(keras.layers.Layer):
 
 
 def _build_hub_model(
-    input_size: int, weights: WeightsSource, dropout: float, name: str
+    input_size: int, weights: WeightsSource, *, dropout: float, name: str, num_classes: int
 ) -> keras.Model:
     import numpy as np
     import tensorflow_hub as hub
@@ -238,8 +255,7 @@ def _build_hub_model(
     x = layers.Rescaling(1.0 / 255, name="hub_preprocess")(inputs)
     x = HubFeatureVector(weights.path, int(probe.shape[-1]), name="head_pool")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="head_output")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, output_layer(num_classes)(x), name=name)
 
 
 def is_hub_model(model: keras.Model) -> bool:

@@ -1,5 +1,9 @@
-"""The one forward pass from pixels (or cached features) to answers: P(positive) and the
-logit, shared by training's validation scoring, evaluation, robustness and the Ray actors."""
+"""The one forward pass from pixels (or cached features) to answers: class probabilities and
+logits, shared by training's validation scoring, evaluation, robustness and the Ray actors.
+
+A two-class model (one sigmoid unit) answers with (n,) P(second class) and (n,) logits; an
+N-class model (an N-way softmax) with (n, N) probabilities and (n, N) logits
+(`pipeline.store.predictions` reads both the same way)."""
 
 from __future__ import annotations
 
@@ -8,23 +12,14 @@ import numpy as np
 
 from pipeline.data.dataset import Sample, image_dataset
 from pipeline.devices import predict_on_batch
-
-# Only where a model has no final sigmoid Dense (a user's model, a run stored before logits
-# were): its P(positive) is clipped to get a finite logit.
-EPS = 1e-7
-
-
-def logits_from_probabilities(p: np.ndarray) -> np.ndarray:
-    """logit(p) with p clipped to [EPS, 1 - EPS]: saturated predictions lose their size."""
-    p = np.clip(np.asarray(p, float), EPS, 1 - EPS)
-    return np.log(p) - np.log1p(-p)
+from pipeline.store.predictions import log_probabilities, logits_from_probabilities
 
 
 def _final_dense(model: keras.Model):
-    """The model's last layer when it is a one-unit sigmoid Dense (ours always are)."""
+    """The model's last layer when it is a Dense with a sigmoid or softmax (ours always are)."""
     layer = model.layers[-1]
-    activation = getattr(layer, "activation", None)
-    if isinstance(layer, keras.layers.Dense) and getattr(activation, "__name__", "") == "sigmoid":
+    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    if isinstance(layer, keras.layers.Dense) and activation in ("sigmoid", "softmax"):
         return layer
     return None
 
@@ -44,11 +39,11 @@ def _dense_input(model: keras.Model, dense) -> object | None:
 
 
 def score_batches(model: keras.Model, batches) -> tuple[np.ndarray, np.ndarray]:
-    """(P(positive), logit) for every row of `batches` (float32 image or feature arrays).
+    """(probabilities, logits) for every row of `batches` (float32 image or feature arrays).
 
-    The logit is the pre-sigmoid value, computed from the input of the model's final
-    Dense layer, so it stays exact where the probability rounds to 0 or 1. A model
-    without such a layer gets the logit of its (clipped) probability.
+    The logits are the pre-sigmoid (pre-softmax) values, computed from the input of the
+    model's final Dense layer, so they stay exact where a probability rounds to 0 or 1. A
+    model without such a layer gets the logits of its (clipped) probabilities.
     """
     dense = _final_dense(model)
     features = _dense_input(model, dense) if dense is not None else None
@@ -58,17 +53,20 @@ def score_batches(model: keras.Model, batches) -> tuple[np.ndarray, np.ndarray]:
     probabilities, logits = [], []
     for batch in batches:
         outputs = predict_on_batch(scorer, np.asarray(batch))
+        p = np.asarray(outputs if dense is None else outputs[0])
         if dense is None:
-            p = np.asarray(outputs).reshape(-1)
-            logit = logits_from_probabilities(p)
+            logit = logits_from_probabilities(p) if p.shape[-1] == 1 else log_probabilities(p)
         else:
-            p = np.asarray(outputs[0]).reshape(-1)
             kernel, bias = (np.asarray(w) for w in dense.get_weights())
-            logit = (np.asarray(outputs[1]) @ kernel + bias).reshape(-1)
+            logit = np.asarray(outputs[1]) @ kernel + bias
+        if p.shape[-1] == 1:  # two classes: one column, kept as a vector
+            p, logit = p.reshape(-1), logit.reshape(-1)
         probabilities.append(p)
         logits.append(logit)
     if not probabilities:
-        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        width = model.output_shape[-1]
+        shape = (0,) if width == 1 else (0, width)
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     return np.concatenate(probabilities), np.concatenate(logits).astype(np.float32)
 
 
@@ -80,7 +78,7 @@ def predict_samples(
     batch_size: int,
     progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(P(positive class), logit) for each sample, through the shared image path."""
+    """(probabilities, logits) for each sample, through the shared image path."""
     ds = image_dataset(root, samples, input_size, batch_size=batch_size)
 
     def batches():

@@ -68,9 +68,12 @@ def _verbose() -> int:
 
 
 def compile_model(model: keras.Model, learning_rate) -> None:
+    """Adam and the loss of the model's head: binary cross-entropy for one sigmoid unit,
+    sparse categorical cross-entropy (labels are class indices) for an N-way softmax."""
+    binary = model.output_shape[-1] == 1
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
+        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
 
@@ -195,13 +198,15 @@ def _fit_on_arrays(
 
 
 def _predict(model: keras.Model, x, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(P(positive), logit) for the rows of `x`, a batch at a time."""
+    """(probabilities, logits) for the rows of `x`, a batch at a time."""
     batches = (np.asarray(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
     return score_batches(model, batches)
 
 
-def build_cnn(name: str, config: RunConfig, dtype: str = "float32") -> keras.Model:
-    """CNN `name` as `config` describes it, computing in `dtype`."""
+def build_cnn(
+    name: str, config: RunConfig, dtype: str = "float32", *, num_classes: int = 2
+) -> keras.Model:
+    """CNN `name` as `config` describes it, computing in `dtype`, for `num_classes`."""
     return models.CNN_BUILDERS[name](
         config.cnn_input_size,
         config.dropout,
@@ -209,6 +214,7 @@ def build_cnn(name: str, config: RunConfig, dtype: str = "float32") -> keras.Mod
         width=config.cnn_width,
         flip_average=config.cnn_flip_average,
         max_pool=config.cnn_max_pool,
+        num_classes=num_classes,
     )
 
 
@@ -255,7 +261,8 @@ def train_cnn(
         )
         caches.append(features.pixel_store(cache_root, size, "tensorflow").name)
     dtype = precision.resolve(config.precision, cpu_description()["cpu_flags"])
-    model = build_cnn(name, config, dtype)
+    num_classes = len(dataset.class_names)
+    model = build_cnn(name, config, dtype, num_classes=num_classes)
     steps = math.ceil(len(dataset.train) / config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.cnn_learning_rate / 10,
@@ -294,7 +301,7 @@ def train_cnn(
 
 def _as_float32(model: keras.Model, name: str, config: RunConfig) -> keras.Model:
     """The same weights in a float32 model: what is saved, scored and served."""
-    plain = build_cnn(name, config, "float32")
+    plain = build_cnn(name, config, "float32", num_classes=max(2, model.output_shape[-1]))
     plain.set_weights(model.get_weights())
     return plain
 
@@ -340,7 +347,12 @@ def train_frozen(
     With `with_cut`, the same pass also caches the activations fine-tuning needs.
     """
     keras.utils.set_random_seed(config.seed)
-    model = models.build_mobilenetv2(config.mobilenet_input_size, weights, config.dropout)
+    model = models.build_mobilenetv2(
+        config.mobilenet_input_size,
+        weights,
+        dropout=config.dropout,
+        num_classes=len(dataset.class_names),
+    )
     hub = models.is_hub_model(model)
     cut_layer = cut_layer_name(model, config.finetune_layers) if with_cut and not hub else None
     start = time.perf_counter()

@@ -75,6 +75,14 @@ SPLIT_COLUMNS = ["path", "label", "split", "sha256"]
 MISCLASSIFIED_COLUMNS = ["path", "label", "predicted", "p_dog", "confidence", "thumb"]
 
 
+def misclassified_columns(class_names: list[str]) -> list[str]:
+    """misclassified.csv's columns: two-class runs keep P(second class) as `p_dog`; the
+    confidence is always the probability of the predicted class."""
+    if len(class_names) == 2:
+        return MISCLASSIFIED_COLUMNS
+    return [c for c in MISCLASSIFIED_COLUMNS if c != "p_dog"]
+
+
 def thumb_name(path: str) -> str:
     """File name of a photo's thumbnail under thumbs/: one per photo, shared by all models."""
     return hashlib.sha1(path.encode()).hexdigest()[:16] + ".jpg"

@@ -60,7 +60,9 @@ def dataset_record(dataset: Dataset, config: RunConfig) -> dict:
     return {
         "root": dataset.root,
         "class_names": dataset.class_names,
-        "positive_class": dataset.class_names[1],
+        "num_classes": len(dataset.class_names),
+        # Two classes: the class whose probability the single sigmoid unit gives.
+        "positive_class": dataset.class_names[1] if len(dataset.class_names) == 2 else None,
         "counts": dataset.counts(),
         "skipped": skipped_as_dicts(dataset),
         "converted": [{"path": p, "conversion": c} for p, c in sorted(dataset.converted.items())],

@@ -71,6 +71,7 @@ def main(args) -> dict:
     print(f"{len(dataset.train)} training images from {data_dir}, batch {config.batch_size}")
 
     size = config.cnn_input_size
+    classes = len(dataset.class_names)
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
         x, y = features.load_or_decode(
@@ -82,7 +83,7 @@ def main(args) -> dict:
         )
         results[f"decode photos once at {size}px img/s"] = len(x) / (time.perf_counter() - start)
         for name in ("cnn3", "cnn4"):
-            model = build_cnn(name, config)
+            model = build_cnn(name, config, num_classes=classes)
             compile_model(model, 1e-3)
             cached = features.array_dataset(x, y, config.batch_size, seed=config.seed, flip=True)
             rate = _images_per_second(model, cached, len(x))
@@ -95,13 +96,13 @@ def main(args) -> dict:
 
     results.update(_incremental_cache(dataset, size, config.inference_batch_size))
 
-    frozen = models.build_mobilenetv2(config.mobilenet_input_size, weights)
+    frozen = models.build_mobilenetv2(config.mobilenet_input_size, weights, num_classes=classes)
     compile_model(frozen, 1e-3)
     train, _ = train_val_data(config, dataset, config.mobilenet_input_size, augment=True)
     e2e = _images_per_second(frozen, train, len(dataset.train))
     results["mobilenetv2_frozen end-to-end train img/s"] = e2e
 
-    finetune = models.build_mobilenetv2(config.mobilenet_input_size, weights)
+    finetune = models.build_mobilenetv2(config.mobilenet_input_size, weights, num_classes=classes)
     models.unfreeze_top(finetune, config.finetune_layers)
     compile_model(finetune, 1e-5)
     results["mobilenetv2_finetuned end-to-end train img/s"] = _images_per_second(
@@ -147,7 +148,7 @@ def main(args) -> dict:
     )
 
     for name, model in (
-        ("cnn3", build_cnn("cnn3", config)),
+        ("cnn3", build_cnn("cnn3", config, num_classes=classes)),
         ("mobilenetv2", frozen),
     ):
         results[f"{name} single-image latency ms"] = single_image_latency_ms(model)

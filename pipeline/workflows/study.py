@@ -128,7 +128,7 @@ def train_study_unlocked(
     dataset = _load_data(config, out_dir, log)
     planned, weights, notes = _prepare_weights(config, plan_models(config), log)
     users = external.parse(config.external)
-    checked = _check_external(users, log)
+    checked = _check_external(users, dataset.class_names, log)
     planned += [m.name for m in users]
     identity = run_identity(
         config.fingerprint(),
@@ -231,11 +231,13 @@ def _what_the_run_used(
     }
 
 
-def _check_external(users: list[external.ExternalModel], log: Console) -> dict:
+def _check_external(
+    users: list[external.ExternalModel], class_names: list[str], log: Console
+) -> dict:
     """Each user's model loaded and checked now, so a bad file fails before ours train."""
     checked = {}
     for model in users:
-        checked[model.name] = external.load_checked(model)
+        checked[model.name] = external.load_checked(model, class_names)
         log(f"external model {model.name}: {model.path} (sha256 {model.sha256[:12]}...)")
     return checked
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data.fingerprint import fingerprint_of
-from pipeline.store import artifacts
+from pipeline.store import artifacts, predictions
 from pipeline.store.manifest import inventory
 
 
@@ -73,9 +73,22 @@ def check_predictions(run: artifacts.Run, split: pd.DataFrame) -> list[str]:
             continue
         if not np.array_equal(frame["label"].to_numpy(), val.loc[paths].to_numpy()):
             problems.append(f"{name}: predictions carry labels that differ from split.csv")
-        p = frame["p_dog"].to_numpy(float)
-        if not np.all((p >= 0) & (p <= 1)):
-            problems.append(f"{name}: probabilities outside [0, 1]")
+        problems += _probability_problems(name, frame, run.class_names)
+    return problems
+
+
+def _probability_problems(name: str, frame, class_names: list[str]) -> list[str]:
+    if not predictions.readable(frame, class_names):
+        return [f"{name}: predictions lack a probability column for each of the run's classes"]
+    p = predictions.probabilities_of(frame, class_names)
+    problems = []
+    if not np.all((p >= 0) & (p <= 1)):
+        problems.append(f"{name}: probabilities outside [0, 1]")
+    if len(class_names) > 2 and not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+        problems.append(f"{name}: class probabilities that do not sum to 1")
+    scores = p[:, 1] if len(class_names) == 2 else p  # two classes: P(second) >= 0.5
+    if not np.array_equal(predictions.predicted_classes(scores), frame["predicted"].to_numpy()):
+        problems.append(f"{name}: predicted classes that are not the most probable class")
     return problems
 
 
