@@ -12,9 +12,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SHARED_DATA = SHARED / "datasets" / "PetImages"
 SHARED_WEIGHTS = SHARED / "weights" / "mobilenet_v2_1.0_160_no_top.weights.h5"
+SHARED_CIFAR = SHARED / "datasets" / "CIFAR-10" / "train"
+# Classes of the three-class run: two that small nets confuse most, and one they do not.
+CIFAR_THREE = ("cat", "dog", "ship")
 
 
-REAL_DATA_FIXTURES = {"real_run", "shared_data", "shared_weights"}
+REAL_DATA_FIXTURES = {
+    "real_run",
+    "shared_data",
+    "shared_weights",
+    "cifar_data",
+    "cifar3_run",
+    "cifar10_run",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -23,9 +33,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if REAL_DATA_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.real_data)
-    if (SHARED_DATA.is_dir() and SHARED_WEIGHTS.is_file()) or os.environ.get("CI"):
+    present = SHARED_DATA.is_dir() and SHARED_WEIGHTS.is_file() and SHARED_CIFAR.is_dir()
+    if present or os.environ.get("CI"):
         return
-    skip = pytest.mark.skip(reason=f"needs {SHARED_DATA} and {SHARED_WEIGHTS}")
+    skip = pytest.mark.skip(reason=f"needs {SHARED_DATA}, {SHARED_CIFAR} and {SHARED_WEIGHTS}")
     for item in items:
         if REAL_DATA_FIXTURES & set(item.fixturenames):
             item.add_marker(skip)
@@ -39,6 +50,59 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def shared_weights() -> Path:
     return SHARED_WEIGHTS
+
+
+@pytest.fixture(scope="session")
+def cifar_data() -> Path:
+    return SHARED_CIFAR
+
+
+def link_classes(source: Path, root: Path, classes: tuple[str, ...]) -> Path:
+    """A data folder of links to some of `source`'s class folders (nothing is copied)."""
+    root.mkdir(parents=True)
+    for name in classes:
+        os.symlink(source / name, root / name)
+    return root
+
+
+def cifar_config(data: Path, out: Path, per_class: int):
+    """Every model on tiny real CIFAR-10 photos: CNNs at the photos' own 32px, MobileNetV2 at
+    96px, a few epochs; enough for every record and page, in about a minute."""
+    from pipeline.config import make_config
+
+    return make_config(
+        "quick",
+        data_dir=str(data),
+        out_dir=str(out),
+        weights=str(SHARED_WEIGHTS),
+        max_per_class=per_class,
+        cnn_input_size=32,
+        mobilenet_input_size=96,
+        cnn_epochs=6,
+        cnn_learning_rate=2e-3,
+        frozen_epochs=4,
+        finetune_epochs=1,
+        robustness_photos=30,
+    )
+
+
+@pytest.fixture(scope="session")
+def cifar3_run(tmp_path_factory):
+    """The study on 3 real CIFAR-10 classes, 100 photos each."""
+    from pipeline.workflows.study import train_study
+
+    base = tmp_path_factory.mktemp("cifar3")
+    data = link_classes(SHARED_CIFAR, base / "cifar3", CIFAR_THREE)
+    return train_study(cifar_config(data, base / "artifacts", per_class=100))
+
+
+@pytest.fixture(scope="session")
+def cifar10_run(tmp_path_factory):
+    """The study on all 10 real CIFAR-10 classes, 40 photos each, read in place."""
+    from pipeline.workflows.study import train_study
+
+    out = tmp_path_factory.mktemp("cifar10") / "artifacts"
+    return train_study(cifar_config(SHARED_CIFAR, out, per_class=40))
 
 
 @pytest.fixture(scope="session")

@@ -287,7 +287,7 @@ def fill_features(
 
 
 class Scorer:
-    """(P(positive), logit) of photos through a saved model, loaded once per actor."""
+    """(probabilities, logits) of photos through a saved model, loaded once per actor."""
 
     def __init__(self, model_path: str, batch: int):
 
@@ -313,14 +313,17 @@ def score(
     inference_batch: int,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(P(positive), logit) of each sample, in order, scored on the cluster."""
+    """(probabilities, logits) of each sample, in order, scored on the cluster: (n,) each for a
+    two-class model, (n, N) for an N-class one (`pipeline.modeling.predict`)."""
     rows = [{"row": i, "path": _located(root, s.path)} for i, s in enumerate(samples)]
-    p = np.zeros(len(rows), np.float32)
-    logit = np.zeros(len(rows), np.float32)
     kwargs = {"model_path": os.path.abspath(model_path), "batch": inference_batch}
+    p = logit = np.zeros(0, np.float32)
     for batch in _map_photos(
         cluster, rows, Scorer, kwargs=kwargs, per_batch=PHOTOS_PER_BATCH, progress=progress
     ):
+        if len(p) == 0:  # the first answers give the head's width
+            shape = (len(rows), *np.shape(batch["p"])[1:])
+            p, logit = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
         p[batch["row"]] = batch["p"]
         logit[batch["row"]] = batch["logit"]
     return p, logit
@@ -330,7 +333,9 @@ def score(
 
 
 class Explainer:
-    """A saved model's input pixels and Grad-CAM maps (dog, cat) for photos."""
+    """A saved model's input pixels and Grad-CAM maps for photos (`gradcam.explain_maps`:
+    both classes for a two-class model, the predicted and the true class for an N-class one;
+    a batch's `label` column holds the true labels, -1 where unknown)."""
 
     def __init__(self, model_path: str):
 
@@ -345,8 +350,12 @@ class Explainer:
         out = {"row": batch["row"], "image": images, "done": np.ones(len(images), np.int8)}
         if not gradcam.explainable(self.model):
             return out
-        maps = gradcam.gradcam_pair(self.model, images.astype(np.float32))
-        return out | {f"map_{target}": heat.astype(np.float16) for target, heat in maps.items()}
+        labels = np.asarray(batch.get("label", np.full(len(paths), -1)), int)
+        maps = gradcam.explain_maps(self.model, images.astype(np.float32), labels)
+        return out | {
+            f"map_{kind}": value if kind == gradcam.CLASSES else value.astype(np.float16)
+            for kind, value in maps.items()
+        }
 
 
 def explain(
@@ -354,14 +363,20 @@ def explain(
     model_paths: dict[str, Path],
     photos: dict[str, str],
     progress: Callable[[int], None] | None = None,
+    *,
+    labels: dict[str, int] | None = None,
 ) -> dict[str, dict[str, dict[str, np.ndarray]]]:
-    """model -> path -> {"image", "positive", "negative"} for readable `photos` (relative
-    path -> absolute path); the models' jobs run side by side. A model Grad-CAM cannot
-    explain gives only "image"."""
+    """model -> path -> {"image", map kinds...} for readable `photos` (relative path ->
+    absolute path): "positive", "negative" for a two-class model; "predicted", "true",
+    "classes" for an N-class one, whose true classes are `labels` (relative path -> label).
+    The models' jobs run side by side. A model Grad-CAM cannot explain gives only "image"."""
     from concurrent.futures import ThreadPoolExecutor
 
     paths = list(photos)
-    rows = [{"row": i, "path": photos[p]} for i, p in enumerate(paths)]
+    labels = labels or {}
+    rows = [
+        {"row": i, "path": photos[p], "label": int(labels.get(p, -1))} for i, p in enumerate(paths)
+    ]
 
     def one(model_path: Path) -> dict[str, dict[str, np.ndarray]]:
         result: dict[str, dict[str, np.ndarray]] = {}
@@ -385,13 +400,17 @@ def explain(
 def explain_run(
     cluster: Cluster, run, root: str, paths: list[str], progress=None
 ) -> dict[str, dict[str, np.ndarray]]:
-    """`explain` for every model of `run`, keyed as `analysis.explain_photos` stores them:
-    path -> {"<model>__image" | "<model>__<class side>": array}."""
+    """`explain` for every model of `run`, with the photos' true labels from the run, keyed
+    as `analysis.explain_photos` stores them: path -> {"<model>__image" | "<model>__<kind>":
+    array}."""
+    from pipeline.evaluation.analysis import photo_labels
+
     arrays: dict[str, dict[str, np.ndarray]] = {p: {} for p in paths}
     located = {p: os.path.abspath(Path(root) / p) for p in paths}
     models = {name: run.model_path(name) for name in run.model_names()}
-    for name, maps in explain(cluster, models, located, progress=progress).items():
+    labels = photo_labels(run, paths)
+    for name, maps in explain(cluster, models, located, progress=progress, labels=labels).items():
         for path, named in maps.items():
-            if "positive" in named:  # models Grad-CAM cannot explain give no maps
+            if len(named) > 1:  # models Grad-CAM cannot explain give no maps, only "image"
                 arrays[path] |= {f"{name}__{kind}": value for kind, value in named.items()}
     return arrays

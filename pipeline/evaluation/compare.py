@@ -5,6 +5,13 @@ A pure function of two run records. For each model in both runs: accuracy with i
 (same path and same content), and a paired McNemar test on those shared photos;
 when they share none, an unpaired two-proportion test with a warning. Then only
 the settings that differ, and the photos added, removed, edited or excluded.
+
+Runs of any number of classes compare the same way (on the predicted and label
+columns). When the two runs' classes differ (other names, or another number), a
+label means another class in each: the result says so (`label_maps_differ`,
+`class_names`, `message`), each model's accuracies are reported side by side with
+an unpaired test only, no photo's prediction is compared across the runs, and a
+photo counts as relabelled when its class name changed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import pandas as pd
 from pipeline.data.fingerprint import photo_changes
 from pipeline.evaluation import stats
 from pipeline.store import artifacts
+from pipeline.store.predictions import is_binary, probabilities_of
 
 # Settings that say where things are, not what was trained: listed, not a difference.
 WHERE = ("out_dir", "data_dir")
@@ -35,14 +43,33 @@ def _accuracy(frame: pd.DataFrame) -> dict:
     return {"accuracy": k / n if n else None, "ci95": list(stats.wilson_interval(k, n)), "n": n}
 
 
+def class_names_of(run: artifacts.Run) -> list[str]:
+    """The run's classes (label i is class_names[i]); [] where the manifest has none."""
+    return list(run.manifest.get("dataset", {}).get("class_names") or [])
+
+
+def label_maps_differ(a: artifacts.Run, b: artifacts.Run) -> bool:
+    """Whether a label means another class in each run (both runs record their classes)."""
+    names_a, names_b = class_names_of(a), class_names_of(b)
+    return bool(names_a and names_b and names_a != names_b)
+
+
 def compare_model(a: artifacts.Run, b: artifacts.Run, name: str) -> dict:
-    """Accuracy of `name` in both runs, and whether the difference is real."""
+    """Accuracy of `name` in both runs, and whether the difference is real. When the runs'
+    classes differ, the accuracies are on different tasks: no photo is paired."""
     left, right = _correct(a, name), _correct(b, name)
     keys = ["path", "sha256"] if "sha256" in left and "sha256" in right else ["path"]
-    shared = left.merge(right, on=keys, suffixes=("_a", "_b"))
+    differ = label_maps_differ(a, b)
+    shared = left.iloc[:0] if differ else left.merge(right, on=keys, suffixes=("_a", "_b"))
     row = {"model": name, "a": _accuracy(left), "b": _accuracy(right), "shared_photos": len(shared)}
     row["difference"] = row["b"]["accuracy"] - row["a"]["accuracy"]
-    if len(shared):
+    if differ:
+        z, p = stats.two_proportion_test(
+            int(left.correct.sum()), len(left), int(right.correct.sum()), n_b=len(right)
+        )
+        row["test"] = {"method": "two-proportion z-test (unpaired)", "z": z, "p_value": p}
+        row["warning"] = "the runs' classes differ: accuracies on different tasks, not paired"
+    elif len(shared):
         test = stats.mcnemar(shared.correct_a.to_numpy(), shared.correct_b.to_numpy())
         row["test"] = {
             "method": f"McNemar ({test.method}) on {len(shared):,} shared photos",
@@ -69,8 +96,20 @@ def config_differences(a: artifacts.Run, b: artifacts.Run) -> dict[str, list]:
     }
 
 
+def _split_by_class_name(run: artifacts.Run, names: list[str]) -> pd.DataFrame:
+    """The run's split table with each label as the index of its class name in `names`."""
+    split = run.split()
+    mine = class_names_of(run)
+    return split.assign(label=[names.index(mine[int(i)]) for i in split.label])
+
+
 def data_differences(a: artifacts.Run, b: artifacts.Run) -> dict:
-    changes = photo_changes(a.split(), b.split())
+    if label_maps_differ(a, b):  # relabelled: the class name changed, not the index
+        names = sorted(set(class_names_of(a)) | set(class_names_of(b)))
+        before, after = _split_by_class_name(a, names), _split_by_class_name(b, names)
+    else:
+        before, after = a.split(), b.split()
+    changes = photo_changes(before, after)
     excluded_a = set(a.manifest["dataset"].get("excluded", []))
     excluded_b = set(b.manifest["dataset"].get("excluded", []))
     return {
@@ -87,15 +126,28 @@ def data_differences(a: artifacts.Run, b: artifacts.Run) -> dict:
 def compare_runs(a: artifacts.Run, b: artifacts.Run) -> dict:
     """Everything that differs between run `a` and run `b` (a plain dict, JSON-ready)."""
     names = [n for n in a.model_names() if n in b.model_names()]
-    return {
+    result = {
         "a": a.run_id,
         "b": b.run_id,
+        "class_names": {"a": class_names_of(a), "b": class_names_of(b)},
+        "label_maps_differ": label_maps_differ(a, b),
         "models": [compare_model(a, b, n) for n in names],
         "only_in_a": [n for n in a.model_names() if n not in names],
         "only_in_b": [n for n in b.model_names() if n not in names],
         "config": config_differences(a, b),
         "data": data_differences(a, b),
     }
+    if result["label_maps_differ"]:
+        result["message"] = _differ_message(result["class_names"])
+    return result
+
+
+def _differ_message(class_names: dict[str, list[str]]) -> str:
+    return (
+        f"The runs classify different classes (A: {', '.join(class_names['a'])}; "
+        f"B: {', '.join(class_names['b'])}): a label means another class in each, so only "
+        "each model's overall accuracy is compared, unpaired, and no photo's prediction is."
+    )
 
 
 def _pct(value: float | None) -> str:
@@ -105,6 +157,8 @@ def _pct(value: float | None) -> str:
 def as_table(result: dict) -> str:
     """The comparison as plain text, one block per pair of runs."""
     lines = [f"A = {result['a']}", f"B = {result['b']}", ""]
+    if result.get("label_maps_differ"):
+        lines[-1:] = [f"warning: {result['message']}", ""]
     header = f"{'model':<24}{'A':>9}{'B':>9}{'B-A (pts)':>11}{'shared':>8}  test"
     lines += [header, "-" * len(header)]
     for row in result["models"]:
@@ -145,8 +199,18 @@ def _plain(value):
 
 def fixed_and_broken(a: artifacts.Run, b: artifacts.Run, name: str) -> pd.DataFrame:
     """Shared validation photos that run B gets right and A wrong ("fixed") or the
-    reverse ("broke"), with both runs' P(positive)."""
-    left, right = a.predictions(name), b.predictions(name)
+    reverse ("broke").
+
+    Two-class runs: path, label, change and both runs' P(positive) (`p_dog_a`, `p_dog_b`).
+    N-class runs: path, label, change, both runs' predicted classes and both runs'
+    probability of the photo's TRUE class (`p_true_a`, `p_true_b`: it rises where B fixed
+    a photo). Runs whose classes differ share no comparable photo: an empty table."""
+    names = class_names_of(a) or class_names_of(b) or ["0", "1"]
+    binary = is_binary(names)
+    columns = ["p_dog_a", "p_dog_b"] if binary else _N_CLASS_CHANGE
+    if label_maps_differ(a, b):
+        return pd.DataFrame(columns=["path", "label", "change", *columns])
+    left, right = (_with_true_p(run.predictions(name), names) for run in (a, b))
     both = left.merge(right, on=["path", "label"], suffixes=("_a", "_b"))
     right_a = both.predicted_a == both.label
     right_b = both.predicted_b == both.label
@@ -154,6 +218,15 @@ def fixed_and_broken(a: artifacts.Run, b: artifacts.Run, name: str) -> pd.DataFr
         right_b & ~right_a, "fixed", np.where(right_a & ~right_b, "broke", "")
     )
     changed = both[both.change != ""]
-    return changed[["path", "label", "change", "p_dog_a", "p_dog_b"]].sort_values(
-        ["change", "path"]
-    )
+    return changed[["path", "label", "change", *columns]].sort_values(["change", "path"])
+
+
+_N_CLASS_CHANGE = ["predicted_a", "predicted_b", "p_true_a", "p_true_b"]
+
+
+def _with_true_p(frame: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """The predictions with `p_true`, each photo's probability of its true class (N > 2)."""
+    if is_binary(class_names):
+        return frame
+    p = probabilities_of(frame, class_names)
+    return frame.assign(p_true=p[np.arange(len(p)), frame["label"].to_numpy(int)])

@@ -126,7 +126,8 @@ def conditions() -> list[tuple[str, int]]:
 
 
 def pick_photos(paths: list[str], labels: list[int], n: int, seed: int) -> list[int]:
-    """Indices of a seeded subset of `n` photos with both classes in their proportions."""
+    """Indices of a seeded subset of about `n` photos (each class's share rounded) with every
+    class in its proportion; all photos when there are no more than `n`."""
     rng = np.random.default_rng(seed)
     labels_arr = np.asarray(labels)
     chosen: list[int] = []

@@ -1,9 +1,11 @@
 """Run a run's saved models on corrupted validation photos; store `robustness.json`.
 
 Every photo of the subset is decoded once and corrupted once per condition;
-each model then sees it at its own input size. The answers (P(dog) per model
-and condition) are stored with the summary, so the dashboard can show any
-photo's answers without running a model.
+each model then sees it at its own input size. The answers per model and
+condition are stored with the summary, so the dashboard can show any photo's
+answers without running a model: per photo P(second class) for a two-class
+model, the list of its N class probabilities for an N-class one. The predicted
+class is P >= 0.5 for two classes, the argmax for N.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pipeline.evaluation import robustness
 from pipeline.evaluation.stats import mcnemar
 from pipeline.modeling.predict import score_batches
 from pipeline.store import artifacts
+from pipeline.store.predictions import predicted_classes
 
 
 def _subset(run: artifacts.Run, root: str, n: int, seed: int):
@@ -37,6 +40,13 @@ def _subset(run: artifacts.Run, root: str, n: int, seed: int):
 def _batches(images: list[np.ndarray], size: int):
     for start in range(0, len(images), size):
         yield np.stack(images[start : start + size]).astype(np.float32)
+
+
+def _rounded(p: np.ndarray) -> list:
+    """Stored answers: (n,) P(second class) as floats, (n, N) as a list per photo."""
+    if p.ndim == 2:
+        return [[round(float(v), 5) for v in row] for row in p]
+    return [round(float(v), 5) for v in p]
 
 
 def evaluate_robustness(
@@ -72,10 +82,10 @@ def evaluate_robustness(
         p, _ = score_batches(model, batches())
         predicted = {}
         for (corruption, severity), row in zip(
-            conditions, p.reshape(len(conditions), -1), strict=True
+            conditions, p.reshape(len(conditions), len(photos), *p.shape[1:]), strict=True
         ):
-            answers[name][f"{corruption}:{severity}"] = [round(float(v), 5) for v in row]
-            predicted[(corruption, severity)] = (row >= 0.5).astype(int)
+            answers[name][f"{corruption}:{severity}"] = _rounded(row)
+            predicted[(corruption, severity)] = predicted_classes(row)
         summaries[name] = robustness.summarize(labels, predicted)
         if progress is not None:
             progress(1)
@@ -144,7 +154,7 @@ def resize_gap_all(
         keep = np.array(readable)
         labels = val.label.to_numpy()[keep].astype(int)
         pillow_right = stored.predicted.to_numpy()[keep].astype(int) == labels
-        tf_right = (p_tf.reshape(-1) >= 0.5).astype(int) == labels
+        tf_right = predicted_classes(p_tf) == labels
         test = mcnemar(pillow_right, tf_right)
         results[name] = {
             "photos": int(keep.sum()),

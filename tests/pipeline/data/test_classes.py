@@ -8,7 +8,7 @@ from pipeline.data.dataset import MAX_CLASSES, find_classes, load_dataset
 from pipeline.errors import PipelineError
 from tests.imagefactory import write_class_folder
 
-ODD_NAMES = ("café, \"au lait\"", "Zürich lake", "plain")
+ODD_NAMES = ('café, "au lait"', "Zürich lake", "plain")
 
 
 def test_three_classes_are_labelled_by_sorted_folder_name(tmp_path):

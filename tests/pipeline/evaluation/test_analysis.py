@@ -7,9 +7,10 @@ import pytest
 
 from pipeline.data.dataset import read_exclusions
 from pipeline.data.images import load_model_input
-from pipeline.evaluation import analysis, gradcam
+from pipeline.evaluation import analysis, calibration, gradcam
 from pipeline.modeling import saved_models
 from pipeline.store import artifacts
+from pipeline.store.predictions import prediction_frame, probabilities_of
 
 
 def _frame(p_dog, labels):
@@ -300,3 +301,252 @@ def test_explain_photos_skips_models_grad_cam_cannot_explain(tmp_path):
     assert count == 4  # the missing photo is skipped
     stored = analysis.read_explanation(next((tmp_path / "run" / artifacts.GRADCAM).glob("*.npz")))
     assert set(stored) == {"cnn3"} and stored["cnn3"]["image"].shape == (32, 32, 3)
+
+
+# --- N classes -------------------------------------------------------------------------
+
+
+def _n_class_frame(p, labels, class_names):
+    """A model's predictions.csv rows for (n, N) probabilities (logits: log p)."""
+    p = np.asarray(p, float)
+    return prediction_frame(
+        paths=[f"x/{i}.jpg" for i in range(len(p))],
+        labels=np.asarray(labels),
+        probabilities=p,
+        logits=np.log(p),
+        class_names=class_names,
+    )
+
+
+def _read_back_run(tmp_path, frames: dict[str, pd.DataFrame], class_names) -> artifacts.Run:
+    """A run folder read through `artifacts.read_run`: manifest.json and predictions.csv."""
+    records = [{"name": n, "metrics": {"accuracy": 0.5}, "params": 1} for n in frames]
+    manifest = {
+        "schema_version": 2,
+        "run_id": "synthetic",
+        "dataset": {"class_names": list(class_names)},
+        "models": records,
+    }
+    artifacts.write_json(tmp_path / artifacts.MANIFEST, manifest)
+    for name, frame in frames.items():
+        (tmp_path / artifacts.MODELS / name).mkdir(parents=True)
+        frame.to_csv(tmp_path / artifacts.MODELS / name / artifacts.PREDICTIONS, index=False)
+    return artifacts.read_run(tmp_path)
+
+
+def _random_frame(n_classes: int, n: int, seed: int, sharp: float = 2.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_classes, n)
+    logits = rng.normal(0, 1, (n, n_classes)) + sharp * np.eye(n_classes)[labels]
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return _n_class_frame(p, labels, [f"c{i}" for i in range(n_classes)])
+
+
+THREE = ["bird", "cat", "dog"]
+
+
+def test_three_class_suspects_name_the_class_every_model_agrees_on():
+    labels = [0, 1, 2, 2, 0]
+    a = [
+        [0.02, 0.95, 0.03],  # a bird both call a cat at >= 0.92: a suspect, of class cat
+        [0.01, 0.98, 0.01],  # right: not a suspect
+        [0.93, 0.05, 0.02],  # a dog a calls a bird, b a cat: they disagree, not a suspect
+        [0.04, 0.91, 0.05],  # a dog both call a cat at >= 0.91
+        [0.05, 0.89, 0.06],  # a bird a calls a cat at only 0.89
+    ]
+    b = [
+        [0.03, 0.92, 0.05],
+        [0.01, 0.98, 0.01],
+        [0.02, 0.96, 0.02],
+        [0.02, 0.97, 0.01],
+        [0.01, 0.98, 0.01],
+    ]
+    frames = {"a": _n_class_frame(a, labels, THREE), "b": _n_class_frame(b, labels, THREE)}
+    wide = analysis.wide_predictions(frames, THREE)
+    found = analysis.suspects(wide, ["a", "b"], min_confidence=0.9, class_names=THREE)
+    assert list(found.columns) == [
+        "path",
+        "label",
+        "suspected",
+        "suspected_class",
+        "p_a",
+        "p_b",
+        "min_confidence_other",
+    ]
+    assert found.path.tolist() == ["x/0.jpg", "x/3.jpg"]
+    assert found.suspected.tolist() == [1, 1] and found.suspected_class.tolist() == ["cat"] * 2
+    assert found.p_a.tolist() == pytest.approx([0.95, 0.91])
+    assert found.p_b.tolist() == pytest.approx([0.92, 0.97])
+    assert found.min_confidence_other.tolist() == pytest.approx([0.92, 0.91])
+
+
+def test_ten_class_suspects_and_the_binary_ones_are_unchanged():
+    names = [f"c{i}" for i in range(10)]
+    p = np.full((3, 10), 0.05 / 9)
+    p[0, 7], p[1, 3], p[2, 2] = 0.95, 0.95, 0.95  # photo 0 labelled 1 but a 7; others right
+    for row in (p[0], p[1], p[2]):
+        row[row.argmax()] = 1 - row.sum() + row.max()
+    frame = _n_class_frame(p, [1, 3, 2], names)
+    wide = analysis.wide_predictions({"m": frame}, names)
+    found = analysis.suspects(wide, ["m"], min_confidence=0.9, class_names=names)
+    assert found.path.tolist() == ["x/0.jpg"] and found.suspected_class.tolist() == ["c7"]
+    assert found.p_m.tolist() == pytest.approx([0.95])
+    # Two classes: the columns of every earlier suspects.csv hold what they held.
+    wide = analysis.wide_predictions({"a": _frame([0.95, 0.02], [0, 1])})
+    binary = analysis.suspects(wide, ["a"], min_confidence=0.9)
+    assert binary.path.tolist() == ["x/1.jpg", "x/0.jpg"]
+    assert binary.p_a.tolist() == [0.02, 0.95]  # P(second class), as before
+    assert binary.suspected.tolist() == [0, 1]
+    assert binary.min_confidence_other.tolist() == pytest.approx([0.98, 0.95])
+
+
+def test_selective_accuracy_by_hand():
+    # confidence 0.9 0.9 0.8 0.6 0.5, right? yes no yes yes no
+    correct = np.array([True, False, True, True, False])
+    confidence = np.array([0.9, 0.9, 0.8, 0.6, 0.5])
+    shuffled = [3, 0, 4, 2, 1]  # the order of the photos does not matter
+    curve = analysis.selective_accuracy(correct[shuffled], confidence[shuffled])
+    assert curve["confidence"] == [0.5, 0.6, 0.8, 0.9]
+    assert curve["coverage"] == pytest.approx([1.0, 0.8, 0.6, 0.4])
+    assert curve["accuracy"] == pytest.approx([3 / 5, 3 / 4, 2 / 3, 1 / 2])
+    thinned = analysis.selective_accuracy(np.ones(1000, bool), np.linspace(0, 1, 1000), 50)
+    assert len(thinned["coverage"]) <= 50 and thinned["coverage"][0] == 1.0
+    assert np.all(np.diff(thinned["coverage"]) < 0)
+    assert analysis.selective_accuracy(np.array([]), np.array([]))["coverage"] == []
+
+
+def test_per_class_accuracy_and_confused_pairs_by_hand():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    predicted = {"a": np.array([0, 1, 1, 1, 1, 2]), "b": np.array([1, 1, 1, 0, 1, 2])}
+    assert analysis.per_class_accuracy(labels, predicted["a"], THREE) == {
+        "bird": 0.5,
+        "cat": 1.0,
+        "dog": 0.5,
+    }
+    assert analysis.per_class_accuracy(labels[:4], predicted["a"][:4], THREE)["dog"] is None
+    pairs = analysis.confused_pairs(labels, predicted, THREE)
+    assert pairs == [
+        {"true": "bird", "predicted": "cat", "counts": {"a": 1, "b": 2}, "total": 3},
+        {"true": "dog", "predicted": "cat", "counts": {"a": 1, "b": 1}, "total": 2},
+        {"true": "cat", "predicted": "bird", "counts": {"a": 0, "b": 1}, "total": 1},
+    ]
+    assert len(analysis.confused_pairs(labels, predicted, THREE, top=1)) == 1
+
+
+def test_ten_class_confused_pairs_are_at_most_twenty_most_first():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 2000)
+    predicted = {"m": rng.integers(0, 10, 2000)}
+    names = [f"c{i}" for i in range(10)]
+    pairs = analysis.confused_pairs(labels, predicted, names)
+    assert len(pairs) == 20 and all(p["true"] != p["predicted"] for p in pairs)
+    totals = [p["total"] for p in pairs]
+    assert totals == sorted(totals, reverse=True)
+    counted = np.zeros((10, 10), int)
+    np.add.at(counted, (labels, predicted["m"]), 1)
+    np.fill_diagonal(counted, 0)
+    assert totals[0] == counted.max() and totals[-1] == np.sort(counted.ravel())[-20]
+
+
+def test_one_vs_rest_curves_per_class():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array(
+        [
+            [0.8, 0.1, 0.1],
+            [0.4, 0.5, 0.1],
+            [0.3, 0.6, 0.1],
+            [0.1, 0.8, 0.1],
+            [0.2, 0.2, 0.6],
+            [0.1, 0.1, 0.8],
+        ]
+    )
+    curves = analysis.per_class_curves(labels, p, THREE)
+    assert set(curves) == set(THREE)
+    assert curves["bird"]["roc_auc"] == pytest.approx(1.0)
+    # cat vs rest: scores 0.6, 0.8 against 0.1, 0.5, 0.2, 0.1: every pair ranked right
+    assert curves["cat"]["roc_auc"] == pytest.approx(1.0)
+    assert curves["dog"]["average_precision"] == pytest.approx(1.0)
+    # a class no photo has gets no curve
+    assert set(analysis.per_class_curves(labels[:4], p[:4], THREE)) == {"bird", "cat"}
+
+
+@pytest.mark.parametrize("n_classes", [3, 10])
+def test_analyze_an_n_class_run_read_from_its_folder(tmp_path, n_classes):
+    frames = {"a": _random_frame(n_classes, 300, seed=1), "b": _random_frame(n_classes, 300, 1)}
+    frames["b"] = frames["b"].drop(columns=[c for c in frames["b"] if c.startswith("logit:")])
+    names = [f"c{i}" for i in range(n_classes)]
+    run = _read_back_run(tmp_path, frames, names)
+    result = analysis.analyze(run)
+    assert result["class_names"] == names and result["models"] == ["a", "b"]
+    a = result["per_model"]["a"]
+    labels = frames["a"]["label"].to_numpy()
+    right = frames["a"]["predicted"].to_numpy() == labels
+    assert (a["n"], a["correct"]) == (300, int(right.sum()))
+    assert "curves" not in a and set(a["curves_per_class"]) == set(names)
+    assert "ece_positive" not in a["calibration"]["before"]
+    p = probabilities_of(frames["a"], names)
+    assert a["calibration"]["before"]["ece"] == pytest.approx(
+        calibration.expected_calibration_error(labels, p)
+    )
+    assert a["selective"]["coverage"][0] == 1.0
+    assert a["selective"]["accuracy"][0] == pytest.approx(right.mean())
+    assert a["per_class_accuracy"]["c0"] == pytest.approx(right[labels == 0].mean())
+    # b has no logit columns: its logits are log p, which softmax to the same p
+    assert result["per_model"]["b"]["calibration"]["before"]["log_loss"] == pytest.approx(
+        a["calibration"]["before"]["log_loss"]
+    )
+    assert result["agreement"]["matrix"][0][1] == 1.0
+    assert result["confused_pairs"][0]["counts"]["a"] == result["confused_pairs"][0]["counts"]["b"]
+    assert len(result["confused_pairs"]) <= 20
+    assert run.suspects() is not None and len(run.suspects()) == result["suspects"]["count"]
+
+
+def test_a_binary_run_gets_the_new_keys_too(tmp_path):
+    p_dog = [0.92, 0.94, 0.30, 0.62, 0.02, 0.55]
+    result = _analyzed(tmp_path, {"a": _frame(p_dog, [1, 0, 0, 1, 0, 0])})
+    mine = result["per_model"]["a"]
+    assert "curves" in mine and "curves_per_class" not in mine
+    assert "ece_positive" in mine["calibration"]["before"]
+    assert mine["per_class_accuracy"] == {"0": pytest.approx(2 / 4), "1": 1.0}
+    assert mine["selective"]["coverage"][0] == 1.0
+    assert result["confused_pairs"] == [
+        {"true": "0", "predicted": "1", "counts": {"a": 2}, "total": 2}
+    ]
+
+
+def test_read_explanation_returns_the_n_class_kinds(tmp_path):
+    file = tmp_path / "x.npz"
+    np.savez_compressed(
+        file,
+        m__image=np.zeros((4, 4, 3), np.uint8),
+        m__predicted=np.ones((4, 4), np.float16),
+        m__true=np.zeros((4, 4), np.float16),
+        m__classes=np.array([2, 0]),
+    )
+    stored = analysis.read_explanation(file)
+    assert set(stored["m"]) == {"image", "predicted", "true", "classes"}
+    assert stored["m"]["classes"].tolist() == [2, 0]
+    assert stored["m"]["predicted"].dtype == np.float32
+    assert stored["m"]["image"].dtype == np.uint8
+
+
+def test_explain_photos_stores_predicted_and_true_class_maps_of_an_n_class_model(tmp_path):
+    from pipeline.data.dataset import find_classes, list_files
+    from pipeline.modeling import models
+    from tests.imagefactory import write_class_folder
+
+    names = ("Bird", "Cat", "Dog")
+    root = write_class_folder(tmp_path / "data", n_per_class=1, size=40, names=names)
+    samples = list_files(root, find_classes(root))
+    run = _read_back_run(tmp_path / "run", {}, names)
+    pd.DataFrame(
+        {"path": [s.path for s in samples], "label": [s.label for s in samples], "split": "val"}
+    ).to_csv(run.path / artifacts.SPLIT, index=False)
+    model = models.build_cnn3(32, num_classes=3)
+    count = analysis.explain_photos(run, str(root), [s.path for s in samples], models={"m": model})
+    assert count == 3
+    for sample in samples:
+        stored = analysis.read_explanation(run.gradcam_of(sample.path))["m"]
+        assert set(stored) == {"image", "predicted", "true", "classes"}
+        assert stored["classes"][1] == sample.label and 0 <= stored["classes"][0] < 3
+        assert stored["true"].shape == stored["predicted"].shape == (32, 32)

@@ -111,3 +111,99 @@ def test_temperature_one_changes_nothing():
     np.testing.assert_allclose(
         calibration.apply_temperature(logits, 1.0), 1 / (1 + np.exp(-logits))
     )
+
+
+# --- N classes -------------------------------------------------------------------------
+
+
+def _softmax(z):
+    z = np.asarray(z, float)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_three_class_top_label_ece_by_hand():
+    # Top-label confidence in ten bins of width (1 - 1/3) / 10 over [1/3, 1]:
+    #   row  probabilities       predicts  label  confidence  bin
+    #   0    0.7  0.2  0.1       0         0      0.7  right  [0.667, 0.733)
+    #   1    0.1  0.8  0.1       1         2      0.8  wrong  [0.8, 0.867)
+    #   2    0.2  0.3  0.5       2         2      0.5  right  [0.467, 0.533)
+    #   3    0.05 0.15 0.8       2         1      0.8  wrong  [0.8, 0.867)
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.3, 0.5], [0.05, 0.15, 0.8]])
+    labels = np.array([0, 2, 2, 1])
+    expected = ((1 - 0.7) + 2 * abs(0 - 0.8) + (1 - 0.5)) / 4
+    assert calibration.expected_calibration_error(labels, p) == pytest.approx(expected)
+    assert expected == pytest.approx(0.6)
+    bins = calibration.reliability_bins(labels, p)
+    assert bins[0]["low"] == pytest.approx(1 / 3) and bins[-1]["high"] == 1.0
+    assert sum(b["count"] for b in bins) == 4
+    [both_wrong] = [b for b in bins if b["count"] == 2]
+    assert both_wrong["mean_p"] == pytest.approx(0.8) and both_wrong["positive_rate"] == 0.0
+
+
+def test_ten_class_ece_of_an_always_certain_model_right_half_the_time_is_one_half():
+    labels = np.arange(100) % 10
+    predicted = np.where(np.arange(100) % 2 == 0, labels, (labels + 1) % 10)
+    p = np.eye(10)[predicted]  # certain of its answer, right on every other photo
+    assert calibration.expected_calibration_error(labels, p) == pytest.approx(0.5)
+    bins = calibration.reliability_bins(labels, p)
+    assert bins[0]["low"] == pytest.approx(0.1) and bins[-1]["count"] == 100
+
+
+def _calibrated_classes(n_classes: int, n: int = 30000, seed: int = 2):
+    """Labels drawn from the softmax of the logits: calibrated by construction."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2.0, (n, n_classes))
+    p = _softmax(logits)
+    labels = (p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    return np.minimum(labels, n_classes - 1), logits
+
+
+@pytest.mark.parametrize("n_classes", [3, 10])
+def test_the_temperature_of_calibrated_n_class_logits_is_one(n_classes):
+    labels, logits = _calibrated_classes(n_classes)
+    assert calibration.fit_temperature(labels, logits) == pytest.approx(1.0, abs=0.05)
+    report = calibration.calibration_report(labels, logits)
+    assert report["temperature"] == pytest.approx(1.0, abs=0.05)
+    assert report["before"]["ece"] < 0.02 and "ece_positive" not in report["before"]
+
+
+@pytest.mark.parametrize("n_classes", [3, 10])
+def test_an_overconfident_n_class_model_gets_its_temperature_back(n_classes):
+    labels, logits = _calibrated_classes(n_classes)
+    report = calibration.calibration_report(labels, 2.5 * logits)
+    assert report["temperature"] == pytest.approx(2.5, rel=0.05)
+    assert report["after"]["ece"] < report["before"]["ece"] / 3
+    assert report["after"]["log_loss"] < report["before"]["log_loss"]
+
+
+def test_n_class_log_loss_is_the_multinomial_loss_exact_where_softmax_saturates():
+    logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0], [0.0, 800.0, 0.0]])
+    labels = np.array([0, 2, 0])
+    by_hand = [
+        -np.log(np.exp(2) / (np.exp(2) + 1 + np.exp(-1))),
+        np.log(3),
+        800.0 + np.log1p(2 * np.exp(-800)),  # P(class 0) underflows to 0: still finite
+    ]
+    assert calibration.log_loss(labels, logits) == pytest.approx(np.mean(by_hand))
+    tenfold = np.zeros((4, 10))
+    assert calibration.log_loss(np.arange(4), tenfold) == pytest.approx(np.log(10))
+
+
+def test_softmax_of_zero_and_z_gives_the_binary_answers():
+    rng = np.random.default_rng(3)
+    z = 3 * rng.normal(0, 2, 4000)
+    labels = (rng.random(4000) < 1 / (1 + np.exp(-z / 3))).astype(int)
+    two = np.stack([np.zeros_like(z), z], axis=1)
+    # The multinomial fit on [0, z] is the sigmoid fit on z (up to the optimiser's tolerance).
+    assert calibration.fit_temperature(labels, two) == pytest.approx(
+        calibration.fit_temperature(labels, z), rel=1e-4
+    )
+    assert calibration.log_loss(labels, two) == pytest.approx(calibration.log_loss(labels, z))
+    p = calibration.apply_temperature(two, 2.0)
+    np.testing.assert_allclose(p[:, 1], calibration.apply_temperature(z, 2.0))
+    assert calibration.expected_calibration_error(labels, _softmax(two)) == pytest.approx(
+        calibration.expected_calibration_error(labels, 1 / (1 + np.exp(-z)))
+    )
+    # A two-column report is the two-class report, to the bit, P(positive) bins included.
+    assert calibration.calibration_report(labels, two) == calibration.calibration_report(labels, z)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -150,3 +151,107 @@ def test_the_resize_gap_on_every_validation_photo_matches_a_direct_computation(
     assert gap["tensorflow"] == pytest.approx(tf_right.mean())
     assert gap["points"] == pytest.approx((gap["pillow"] - gap["tensorflow"]) * 100)
     assert 0 <= gap["p_value"] <= 1
+
+
+# --- N classes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_classes", [3, 10])
+def test_the_subset_keeps_the_proportions_of_every_class(n_classes):
+    labels = [i % n_classes for i in range(40 * n_classes)]
+    labels += [0] * (40 * n_classes)  # class 0 holds half the photos
+    paths = [f"p{i:04d}" for i in range(len(labels))]
+    n = 20 * n_classes
+    chosen = robustness.pick_photos(paths, labels, n, seed=3)
+    assert chosen == robustness.pick_photos(paths, labels, n, seed=3)
+    assert len(chosen) == n and len(set(chosen)) == n
+    counts = np.bincount([labels[i] for i in chosen], minlength=n_classes)
+    share = np.bincount(labels, minlength=n_classes) / len(labels)
+    np.testing.assert_array_equal(counts, np.round(n * share))
+    assert [paths[i] for i in chosen] == sorted(paths[i] for i in chosen)
+
+
+def _colour_model(size: int, n_classes: int):
+    """Mean brightness -> n classes: a tiny softmax model whose answer depends on the pixels."""
+    import keras
+
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(inputs))
+    dense = keras.layers.Dense(n_classes, activation="softmax", name="head_output")
+    model = keras.Model(inputs, dense(x))
+    kernel = np.tile(np.linspace(-6, 6, n_classes, dtype=np.float32), (3, 1))
+    bias = -(np.linspace(-6, 6, n_classes, dtype=np.float32) ** 2) / 4
+    dense.set_weights([kernel, bias])
+    return model
+
+
+def _n_class_run(tmp_path, names, model):
+    from pipeline.data.dataset import find_classes, list_files
+    from pipeline.data.images import load_model_input
+    from pipeline.store import artifacts
+    from pipeline.store.predictions import prediction_frame
+    from tests.imagefactory import write_class_folder
+
+    root = write_class_folder(tmp_path / "data", n_per_class=3, size=40, names=names)
+    samples = list_files(root, find_classes(root))
+    paths, labels = [s.path for s in samples], np.array([s.label for s in samples])
+    run_dir = tmp_path / "run"
+    manifest = {
+        "schema_version": 2,
+        "run_id": "synthetic",
+        "config": {"seed": 0},
+        "dataset": {"class_names": list(names)},
+        "models": [{"name": "m", "metrics": {}, "params": 1}],
+    }
+    artifacts.write_json(run_dir / artifacts.MANIFEST, manifest)
+    pd.DataFrame({"path": paths, "label": labels, "split": "val"}).to_csv(
+        run_dir / artifacts.SPLIT, index=False
+    )
+    pixels = np.stack([load_model_input(root / p, (32, 32)) for p in paths]).astype(np.float32)
+    p = model.predict_on_batch(pixels)
+    (run_dir / artifacts.MODELS / "m").mkdir(parents=True)
+    frame = prediction_frame(
+        paths=paths, labels=labels, probabilities=p, logits=np.log(p), class_names=list(names)
+    )
+    frame.to_csv(run_dir / artifacts.MODELS / "m" / artifacts.PREDICTIONS, index=False)
+    return artifacts.read_run(run_dir), root, p
+
+
+def test_robustness_of_a_three_class_model_predicts_the_argmax(tmp_path):
+    from pipeline.evaluation.robustness_eval import resize_gap_all
+
+    names = ("Bird", "Cat", "Dog")
+    model = _colour_model(32, 3)
+    run, root, p = _n_class_run(tmp_path, names, model)
+    result = evaluate_robustness(run, str(root), {"m": model}, n_photos=9)
+    assert len(result["photos"]) == 9 and sorted(set(result["labels"])) == [0, 1, 2]
+    order = [run.predictions("m").path.tolist().index(path) for path in result["photos"]]
+    clean = np.array(result["answers"]["m"]["clean:0"])
+    assert clean.shape == (9, 3)  # every class's probability per photo
+    np.testing.assert_allclose(clean, p[order], atol=1e-4)
+    rows = {(r["corruption"], r["severity"]): r for r in result["models"]["m"]["rows"]}
+    right = p[order].argmax(axis=1) == np.array(result["labels"])
+    assert rows[("clean", 0)]["accuracy"] == pytest.approx(right.mean())
+    dark = np.array(result["answers"]["m"]["brightness:2"]).argmax(axis=1)
+    assert rows[("brightness", 2)]["accuracy"] == pytest.approx(
+        np.mean(dark == np.array(result["labels"]))
+    )
+    gap = resize_gap_all(run, str(root), {"m": model})["models"]["m"]
+    stored = run.predictions("m")
+    assert gap["photos"] == 9
+    assert gap["pillow"] == pytest.approx(np.mean(stored.predicted == stored.label))
+    assert 0 <= gap["p_value"] <= 1
+
+
+def test_robustness_answers_of_a_ten_class_model(tmp_path):
+    names = tuple(f"c{i}" for i in range(10))
+    model = _colour_model(32, 10)
+    run, root, p = _n_class_run(tmp_path, names, model)
+    result = evaluate_robustness(run, str(root), {"m": model}, n_photos=30)
+    clean = np.array(result["answers"]["m"]["clean:0"])
+    assert clean.shape == (30, 10) and np.allclose(clean.sum(axis=1), 1, atol=1e-3)
+    rows = {(r["corruption"], r["severity"]): r for r in result["models"]["m"]["rows"]}
+    assert rows[("clean", 0)]["accuracy"] == pytest.approx(
+        np.mean(clean.argmax(axis=1) == np.array(result["labels"]))
+    )
+    assert set(resize_gaps(result)) == {"m"}

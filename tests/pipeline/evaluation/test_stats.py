@@ -99,3 +99,16 @@ def test_agreement_matrix():
     result = stats.agreement_matrix({"a": [0, 1, 1, 0], "b": [0, 1, 0, 0]})
     assert result["names"] == ["a", "b"]
     assert result["matrix"] == [[1.0, 0.75], [0.75, 1.0]]
+
+
+@pytest.mark.parametrize("n_classes", [3, 10])
+def test_agreement_and_mcnemar_of_n_class_models_are_on_classes_and_correctness(n_classes):
+    labels = np.arange(20) % n_classes
+    a = labels.copy()
+    b = labels.copy()
+    a[:4] = (labels[:4] + 1) % n_classes  # a wrong on photos 0-3
+    b[2:5] = (labels[2:5] + 2) % n_classes  # b wrong on 2-4, with other classes than a
+    agreement = stats.agreement_matrix({"a": a, "b": b})
+    assert agreement["matrix"][0][1] == pytest.approx(15 / 20)  # they differ on 0-4
+    test = stats.mcnemar(a == labels, b == labels)
+    assert (test.a_only, test.b_only) == (1, 2)  # b alone right on 0, 1; a alone on 4
