@@ -12,13 +12,14 @@ nothing else builds a path into a run.
         thumbs/<id>.jpg                thumbnails of misclassified validation photos
         analysis.json                  intervals, McNemar, agreement, ROC/PR, calibration,
                                        efficiency (see pipeline/analysis.py)
-        suspects.csv                   photos every model confidently calls the other class
+        suspects.csv                   photos every model confidently puts in the same other class
         robustness.json                accuracy under corruptions (pipeline/robustness.py)
         gradcam/<id>.npz               Grad-CAM maps of every model for a few photos
         tensorboard/<name>/            every epoch as TensorBoard events
         models/<name>/
           model.keras  history.csv  predictions.csv  confusion.json
           metrics.json  misclassified.csv
+                                       (predictions.csv's columns: pipeline/store/predictions.py)
 """
 
 from __future__ import annotations

@@ -157,9 +157,10 @@ def analyze_unlocked(
     result = analysis.analyze(run, timings)
     for row in result["mcnemar"]:
         log("  " + row["verdict"])
+    other = "the other class" if len(run.class_names) == 2 else "the same other class"
     log(
-        f"  {result['suspects']['count']} photo(s) every model confidently puts in the other "
-        f"class: {run.path / artifacts.SUSPECTS}"
+        f"  {result['suspects']['count']} photo(s) every model confidently puts in {other}: "
+        f"{run.path / artifacts.SUSPECTS}"
     )
     root = data_dir or run.manifest["dataset"]["root"]
     if Path(root).is_dir():

@@ -262,8 +262,10 @@ def _recorder(run: artifacts.Run, planned: list[str], log: Console):
         artifacts.write_json(run.path / artifacts.MANIFEST, record)
         faults.point("model-recorded")
         metric = model_record["metrics"]
+        top = f"top-{metric['top_k']} {metric['top_k_accuracy']:.2%}, " if "top_k" in metric else ""
+        auc = "AUC" if "top_k" not in metric else "macro AUC"
         log(
-            f"{name}: val accuracy {metric['accuracy']:.2%}, AUC {metric['roc_auc']:.4f}, "
+            f"{name}: val accuracy {metric['accuracy']:.2%}, {top}{auc} {metric['roc_auc']:.4f}, "
             f"{model_record['train_seconds']:.0f}s training, {model_record['params']:,} params"
         )
 
