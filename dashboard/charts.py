@@ -137,37 +137,49 @@ def sweep_coordinates(table: pd.DataFrame, settings: list[str], metric: str) -> 
     return fig
 
 
+CELL_TEXT_LIMIT = 20  # more classes than this: cell numbers on hover only
+
+
 def confusion_heatmap(
     matrix: list[list[int]], class_names: list[str], normalized: bool, title: str
 ) -> go.Figure:
+    """Counts (or shares of each true class) with rows the true class; two classes keep the
+    'pred X' / 'true X' labels, more get axis titles and hover-only numbers past 20."""
     counts = np.asarray(matrix, dtype=float)
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     z = shares if normalized else counts
+    n = len(class_names)
     text = [
-        [
-            f"{shares[i, j]:.1%}" if normalized else f"{int(counts[i, j]):,}"
-            for j in range(len(class_names))
-        ]
-        for i in range(len(class_names))
+        [f"{shares[i, j]:.1%}" if normalized else f"{int(counts[i, j]):,}" for j in range(n)]
+        for i in range(n)
     ]
+    two = n == 2
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[f"pred {c}" for c in class_names],
-            y=[f"true {c}" for c in class_names],
+            x=[f"pred {c}" for c in class_names] if two else list(class_names),
+            y=[f"true {c}" for c in class_names] if two else list(class_names),
             text=text,
-            texttemplate="%{text}",
+            texttemplate="%{text}" if n <= CELL_TEXT_LIMIT else None,
             colorscale="Blues",
             showscale=False,
             customdata=np.dstack([counts, shares]),
-            hovertemplate="%{y}, %{x}<br>count %{customdata[0]:,.0f}<br>"
+            hovertemplate=("%{y}, %{x}" if two else "true %{y}, predicted %{x}")
+            + "<br>count %{customdata[0]:,.0f}<br>"
             "share of true class %{customdata[1]:.2%}<extra></extra>",
         )
     )
     fig.update_layout(
-        title=title, height=320, margin={"t": 50, "b": 10}, yaxis={"autorange": "reversed"}
+        title=title,
+        height=320 if two else min(900, 160 + 22 * n),
+        margin={"t": 50, "b": 10},
+        yaxis={"autorange": "reversed"},
     )
+    if not two:
+        small = n > CELL_TEXT_LIMIT
+        fig.update_xaxes(title="predicted", type="category", showticklabels=not small)
+        fig.update_yaxes(title="true", type="category", showticklabels=not small)
     return fig
 
 
@@ -384,6 +396,89 @@ def robustness_curves(result: dict, corruption: str) -> go.Figure:
         xaxis_title=f"{spec['label']} (severity)",
         yaxis_title=f"accuracy on {len(result['photos'])} validation photos (%)",
         legend={"orientation": "h", "y": -0.25},
+        margin={"t": 20},
+    )
+    return fig
+
+
+def selective_accuracy(selective: dict[str, dict]) -> go.Figure:
+    """Accuracy on the photos a model keeps against the share it keeps, when it abstains
+    below a confidence: one line per model."""
+    fig = go.Figure()
+    for name, curve in selective.items():
+        fig.add_trace(
+            go.Scatter(
+                x=curve["coverage"],
+                y=curve["accuracy"],
+                mode="lines",
+                name=label(name),
+                line={"color": color(name)},
+                customdata=curve["confidence"],
+                hovertemplate="keeps %{x:.1%} of photos<br>accuracy %{y:.2%}<br>"
+                "confidence ≥ %{customdata:.3f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=420,
+        xaxis_title="coverage: share of photos answered",
+        yaxis_title="accuracy on the answered photos",
+        xaxis={"tickformat": ".0%", "autorange": "reversed"},
+        yaxis={"tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 20},
+    )
+    return fig
+
+
+def top_k_bars(answers: dict[str, list[tuple[str, float]]]) -> go.Figure:
+    """Each model's most probable classes as horizontal bars, a panel per model."""
+    names = list(answers)
+    fig = make_subplots(rows=1, cols=max(1, len(names)), subplot_titles=[label(n) for n in names])
+    for i, name in enumerate(names, start=1):
+        classes = [c for c, _ in answers[name]]
+        fig.add_trace(
+            go.Bar(
+                x=[p for _, p in answers[name]],
+                y=classes,
+                orientation="h",
+                name=label(name),
+                marker={"color": color(name)},
+                hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
+        fig.update_yaxes(autorange="reversed", type="category", row=1, col=i)
+        fig.update_xaxes(range=[0, 1], tickformat=".0%", row=1, col=i)
+    fig.update_layout(height=80 + 34 * max(len(a) for a in answers.values()), showlegend=False)
+    fig.update_layout(margin={"t": 40, "b": 10})
+    return fig
+
+
+def top_label_reliability(reports: dict[str, dict], which: str) -> go.Figure:
+    """Accuracy against mean confidence in the predicted class, per confidence bin."""
+    fig = go.Figure(_diagonal("perfectly calibrated"))
+    for name, report in reports.items():
+        bins = [b for b in report[which]["bins"] if b["count"]]
+        fig.add_trace(
+            go.Scatter(
+                x=[b["mean_p"] for b in bins],
+                y=[b.get("accuracy", b.get("positive_rate")) for b in bins],
+                mode="lines+markers",
+                name=f"{label(name)} (ECE {report[which]['ece']:.2%})",
+                line={"color": color(name)},
+                marker={"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
+                customdata=[[b["count"], b["low"], b["high"]] for b in bins],
+                hovertemplate="confidence %{customdata[1]:.2f}–%{customdata[2]:.2f}: "
+                "%{customdata[0]} photos<br>mean confidence %{x:.3f}<br>"
+                "accuracy %{y:.3f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=460,
+        xaxis_title="mean confidence in the predicted class, in the bin",
+        yaxis_title="share of the bin's photos predicted right",
+        legend={"orientation": "h", "y": -0.2},
         margin={"t": 20},
     )
     return fig

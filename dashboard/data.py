@@ -202,6 +202,12 @@ def analysis(path: str, mtime: float) -> dict | None:
     return artifacts.read_run(Path(path)).analysis()
 
 
+def analysis_if_any(run: artifacts.Run) -> dict | None:
+    """The run's analysis.json when there is one, without stopping the page."""
+    file = run.path / artifacts.ANALYSIS
+    return analysis(str(run.path), file.stat().st_mtime) if file.is_file() else None
+
+
 def require_analysis(run: artifacts.Run) -> dict:
     """The run's analysis, or a stop that says how to make it."""
     file = run.path / artifacts.ANALYSIS

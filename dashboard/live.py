@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dashboard import classes as nclass
 from dashboard.settings import (
     MAX_BATCH_FILES,
     MAX_BATCH_PIXELS,
@@ -24,13 +25,34 @@ from pipeline.store import artifacts
 
 # The upright original is shown at most this large; the models get their own pixels.
 PREVIEW_SIZE = 480
+MAX_SAMPLES = 12  # sample photos offered for a run of many classes (one per class)
 
 
 @dataclass
 class Verdict:
+    """One model's answer: P(second class) as every two-class model outputs it, and for an
+    N-way model all its class probabilities."""
+
     name: str
     p_positive: float
     latency_ms: float
+    probabilities: tuple[float, ...] = ()
+
+    def class_probabilities(self) -> np.ndarray:
+        """(N,) probabilities of every class ([1 - p, p] for a two-class model)."""
+        if self.probabilities:
+            return np.asarray(self.probabilities, float)
+        return np.array([1 - self.p_positive, self.p_positive])
+
+    def predicted(self) -> int:
+        """The class index answered: P(second) >= 0.5 for two classes, else the top class."""
+        if not self.probabilities:
+            return int(self.p_positive >= 0.5)
+        return int(np.argmax(self.probabilities))
+
+    def confidence(self) -> float:
+        """The probability of the answered class."""
+        return float(self.class_probabilities()[self.predicted()])
 
 
 @dataclass
@@ -74,11 +96,16 @@ def answer(payload: bytes, models: dict) -> Answer:
             result.seen_png[size] = _encode(Image.fromarray(result.seen[size]), "PNG")
         t0 = time.perf_counter()
         p = np.asarray(model.predict_on_batch(result.seen[size][None].astype(np.float32)))
-        result.verdicts.append(
-            Verdict(name, float(p.reshape(-1)[0]), (time.perf_counter() - t0) * 1000)
-        )
+        result.verdicts.append(_verdict(name, p.reshape(-1), (time.perf_counter() - t0) * 1000))
     result.total_ms = (time.perf_counter() - start) * 1000
     return result
+
+
+def _verdict(name: str, p: np.ndarray, latency_ms: float) -> Verdict:
+    """A model's output for one image: one sigmoid, or N softmax probabilities."""
+    if p.size == 1:
+        return Verdict(name, float(p[0]), latency_ms)
+    return Verdict(name, float(p[1]), latency_ms, probabilities=tuple(float(v) for v in p))
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -89,7 +116,9 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
 
 def vote(verdicts: list[Verdict], classes: list[str]) -> str:
     """'3 of 4 models say Dog — they disagree' (by the run's class names), or a tie said as
-    one."""
+    one. More than two classes: the majority of the predicted classes."""
+    if len(classes) != 2:
+        return nclass.vote([classes[v.predicted()] for v in verdicts])
     positive = sum(v.p_positive >= 0.5 for v in verdicts)
     negative = len(verdicts) - positive
     first, second = negative_name(classes), positive_name(classes)
@@ -134,12 +163,17 @@ def within_limits(items: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes
 
 
 def sample_photos(run: artifacts.Run, per_class: int = 3) -> list[tuple[str, Path]]:
-    """A few validation photos to try: from the data folder when present, else thumbnails."""
+    """A few validation photos to try: from the data folder when present, else thumbnails.
+
+    Two classes: `per_class` of each; more: one of each of the first MAX_SAMPLES classes."""
     split = run.split()
     val = split[split.split == "val"].sort_values("path")
     root = Path(run.manifest["dataset"]["root"])
     samples = []
-    for label in (0, 1):
+    n = len(run.class_names)
+    if n != 2:
+        per_class = 1
+    for label in range(min(n, MAX_SAMPLES)):
         for path in val[val.label == label].path.head(per_class):
             if (root / path).is_file():
                 samples.append((path, root / path))

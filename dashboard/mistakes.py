@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dashboard.settings import label
 from pipeline.evaluation.analysis import wide_predictions
 from pipeline.registry import PRETRAINED, SCRATCH, in_group
 
-__all__ = ["cross_model_mistakes", "wide_predictions", "who_missed"]
+__all__ = ["class_table", "cross_model_mistakes", "photo_answers", "wide_predictions", "who_missed"]
 
 
 def who_missed(row: pd.Series, names: list[str]) -> str:
@@ -32,3 +33,25 @@ def cross_model_mistakes(wide: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     mistakes["n_wrong"] = mistakes[wrong_cols].sum(axis=1)
     mistakes["missed_by"] = mistakes.apply(who_missed, axis=1, names=names)
     return mistakes.sort_values(["n_wrong", "path"], ascending=[False, True])
+
+
+def class_table(view: pd.DataFrame, names: list[str], classes: list[str]) -> pd.DataFrame:
+    """The cross-model mistakes of an N-class run as shown: each model's answer by class name
+    and its probability of that class."""
+    table = view[["path", "label", "missed_by"]].copy()
+    for n in names:
+        table[f"{label(n)} says"] = [classes[int(v)] for v in view[f"pred_{n}"]]
+        table[f"{label(n)} P(its answer)"] = view[f"p_{n}"].to_numpy()
+    return table
+
+
+def photo_answers(row: pd.Series, names: list[str], classes: list[str]) -> pd.DataFrame:
+    """One photo's answer from each model: its class, its probability, whether it is right."""
+    return pd.DataFrame(
+        {
+            "model": [label(n) for n in names],
+            "verdict": [classes[int(row[f"pred_{n}"])] for n in names],
+            "P(verdict)": [row[f"p_{n}"] for n in names],
+            "correct": [not row[f"wrong_{n}"] for n in names],
+        }
+    )

@@ -69,14 +69,33 @@ def data_folder(manifest: dict) -> str:
     return PurePath(str(root)).name if root else ""
 
 
+# An N-class title names at most this many classes, and each at most this many characters.
+TITLE_CLASSES = 3
+TITLE_CLASS_CHARS = 24
+
+
+def short(text: str, limit: int = TITLE_CLASS_CHARS) -> str:
+    """`text`, cut to `limit` characters with an ellipsis when longer."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def classes_text(classes: Sequence[str], shown: int = TITLE_CLASSES) -> str:
+    """'roses vs tulips' for two classes; '10 classes (airplane, automobile, bird, …)'."""
+    if len(classes) == 2:
+        return f"{negative_name(classes)} vs {positive_name(classes)}"
+    names = ", ".join(short(c) for c in classes[:shown])
+    return f"{len(classes)} classes ({names}{', …' if len(classes) > shown else ''})"
+
+
 def data_title(manifest: dict | None) -> str:
-    """The browser title for a run: 'flowers: roses vs tulips, 4 models compared'; a neutral
-    one without a run (or with a manifest that does not name two classes)."""
+    """The browser title for a run: 'flowers: roses vs tulips, 4 models compared',
+    'cifar10: 10 classes (airplane, automobile, bird, …), 2 models compared'; a neutral one
+    without a run (or with a manifest that does not name at least two classes)."""
     classes = ((manifest or {}).get("dataset") or {}).get("class_names") or []
-    if len(classes) != 2:
+    if len(classes) < 2:
         return NEUTRAL_TITLE
     folder = data_folder(manifest)
     text = f"{folder}: " if folder else ""
-    text += f"{negative_name(classes)} vs {positive_name(classes)}, "
+    text += f"{classes_text(classes)}, "
     n = len(manifest.get("planned_models") or manifest.get("models") or [])
     return text + (f"{n} model{'' if n == 1 else 's'} compared" if n else "classifiers compared")

@@ -5,6 +5,7 @@ Views lay these out; the tests check their numbers without a page.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dashboard.settings import label, p_positive
@@ -63,8 +64,33 @@ def leaderboard_row(record: dict) -> dict:
     }
 
 
+# For more than two classes the stored precision, recall, F1 and ROC AUC are macro averages.
+MACRO_COLUMNS = {
+    "precision": "macro precision",
+    "recall": "macro recall",
+    "F1": "macro F1",
+    "ROC AUC": "ROC AUC (macro, one-vs-rest)",
+}
+
+
 def leaderboard(run: artifacts.Run) -> pd.DataFrame:
-    return pd.DataFrame([leaderboard_row(r) for r in run.model_records()])
+    table = pd.DataFrame([leaderboard_row(r) for r in run.model_records()])
+    classes = (run.manifest.get("dataset") or {}).get("class_names") or []
+    if len(classes) <= 2:
+        return table
+    k = [r["metrics"].get("top_k") for r in run.model_records()]
+    top = [r["metrics"].get("top_k_accuracy") for r in run.model_records()]
+    if any(v is not None for v in top):
+        table.insert(3, f"top-{max(v or 0 for v in k)} accuracy", top)
+    return table.rename(columns=MACRO_COLUMNS)
+
+
+def leaderboard_formats(table: pd.DataFrame) -> dict[str, str]:
+    """LEADERBOARD_FORMATS for the columns the table has (N-class names included)."""
+    formats = dict(LEADERBOARD_FORMATS)
+    formats |= {new: formats[old] for old, new in MACRO_COLUMNS.items()}
+    formats |= {c: "{:.2%}" for c in table.columns if str(c).startswith("top-")}
+    return {c: f for c, f in formats.items() if c in table.columns}
 
 
 def validation_count(manifest: dict) -> int:
@@ -123,6 +149,13 @@ def dataset_figures(dataset: dict) -> dict[str, str]:
     }
 
 
+def classes_label(classes: list[str]) -> str:
+    """The run record's name for its class list: 'classes (label 0, 1)' for two."""
+    return (
+        "classes (label 0, 1)" if len(classes) == 2 else f"classes (label 0 to {len(classes) - 1})"
+    )
+
+
 def run_details(manifest: dict) -> pd.DataFrame:
     """The run's record, one setting a row (index: what, column `value`)."""
     dataset, env = manifest["dataset"], manifest["environment"]
@@ -134,7 +167,7 @@ def run_details(manifest: dict) -> pd.DataFrame:
         "created": manifest["created"],
         "profile": manifest["config"]["profile"],
         "data folder": dataset["root"],
-        "classes (label 0, 1)": ", ".join(dataset["class_names"]),
+        classes_label(dataset["class_names"]): ", ".join(dataset["class_names"]),
         "split": split_text(dataset),
         "identity": (manifest.get("identity") or {}).get("key", "–"),
         "per class, train": str(counts["train"]),
@@ -234,6 +267,10 @@ def flips(
     column)."""
     flipped = result["models"][model]["flips"].get(corruption, [])
     answers = result["answers"][model]
+    if len(class_names) != 2:
+        return _class_flips(
+            result, class_names, flipped, answers=answers, columns=(corruption, shown_as)
+        )
     p = p_positive(class_names)
     return pd.DataFrame(
         {
@@ -241,6 +278,28 @@ def flips(
             "label": [class_names[result["labels"][i]] for i in flipped],
             f"{p} clean": [answers["clean:0"][i] for i in flipped],
             f"{p} {shown_as}": [answers[f"{corruption}:1"][i] for i in flipped],
+        }
+    )
+
+
+def _said(answer, class_names: list[str]) -> str:
+    """A stored robustness answer as a class name: a probability vector's top class, or the
+    class index itself."""
+    index = int(np.argmax(answer)) if isinstance(answer, list | tuple) else int(answer)
+    return class_names[index]
+
+
+def _class_flips(
+    result: dict, class_names: list[str], flipped: list[int], answers: dict, columns: tuple
+) -> pd.DataFrame:
+    """`flips` of an N-class run: the class answered clean and under the corruption."""
+    corruption, shown_as = columns
+    return pd.DataFrame(
+        {
+            "photo": [result["photos"][i] for i in flipped],
+            "label": [class_names[result["labels"][i]] for i in flipped],
+            "clean": [_said(answers["clean:0"][i], class_names) for i in flipped],
+            shown_as: [_said(answers[f"{corruption}:1"][i], class_names) for i in flipped],
         }
     )
 

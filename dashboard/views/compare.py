@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, tables, widgets
-from dashboard.settings import artifacts_dir, label, p_positive
+from dashboard import classes as nclass
+from dashboard.settings import artifacts_dir, label
 
 st.title("Compare runs")
 data.require_run()  # the usual guidance when the folder has no run yet
@@ -38,6 +39,15 @@ st.caption(
 for r in result["models"]:
     if "warning" in r:
         st.warning(f"{label(r['model'])}: {r['warning']}")
+if run_a.class_names != run_b.class_names:
+    st.warning(
+        f"These runs are of different classes (A: {len(run_a.class_names)}, "
+        f"{', '.join(run_a.class_names[:10])}{', …' if len(run_a.class_names) > 10 else ''}; "
+        f"B: {len(run_b.class_names)}, {', '.join(run_b.class_names[:10])}"
+        f"{', …' if len(run_b.class_names) > 10 else ''}), so only the overall numbers above "
+        "compare; their confusion matrices and photos do not."
+    )
+    st.stop()
 
 names = [r["model"] for r in result["models"]]
 model = st.selectbox("Model", names, format_func=label, key="compare_model")
@@ -58,29 +68,11 @@ for column, (side, path) in zip(columns, (("A", path_a), ("B", path_b)), strict=
         key=f"compare_cm_{side}",
     )
 
-changed = data.fixed_and_broken(path_a, path_b, model)
 classes = run_b.class_names
-st.subheader(
-    f"Photos B fixed ({(changed.change == 'fixed').sum()}) and broke "
-    f"({(changed.change == 'broke').sum()})"
-)
-for change, run in (("fixed", run_a), ("broke", run_b)):
-    shown = changed[changed.change == change].head(8)
-    if shown.empty:
-        continue
-    st.markdown(f"**{change}**: wrong in {'A' if change == 'fixed' else 'B'}")
-    for column, (_, row) in zip(st.columns(4), shown.head(4).iterrows(), strict=False):
-        thumb = run.thumb_of(row.path)  # the run that got it wrong stored its thumbnail
-        caption = (
-            f"{row.path} ({classes[int(row.label)]}): {p_positive(classes)} "
-            f"A {row.p_dog_a:.2f} → B {row.p_dog_b:.2f}"
-        )
-        if thumb is not None:
-            column.image(str(thumb), caption=caption, width="stretch")
-        else:
-            column.caption(caption)
-shown = tables.changed_photos(changed, classes)
-widgets.table(shown, dict.fromkeys(shown.columns[-2:], "{:.3f}"), "compare_changed")
+if nclass.binary(classes):
+    widgets.binary_changes(run_a, run_b, model)
+else:
+    widgets.class_changes(run_a, run_b, model)
 
 st.subheader("What differs between the runs")
 st.dataframe(tables.config_table(result), hide_index=True, width="stretch", key="compare_config")

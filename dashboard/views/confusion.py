@@ -1,30 +1,74 @@
-"""Confusion matrices side by side, with per-class precision and recall."""
+"""Confusion matrices side by side, with per-class precision and recall; for more than two
+classes, the most confused pairs and the photos of any cell."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, classes, data, widgets
 from dashboard.settings import label
 
 st.title("Confusion matrices")
 run = data.require_run()
+names = run.class_names
+two = classes.binary(names)
 mode = st.radio("Show", ["counts", "row-normalized"], horizontal=True, key="cm_mode")
 matrices = data.available(run, data.confusion)
-columns = st.columns(max(1, len(matrices)))
-for column, (name, cm) in zip(columns, matrices.items(), strict=False):
-    with column:
-        st.plotly_chart(
-            charts.confusion_heatmap(
-                cm["matrix"], cm["class_names"], mode != "counts", title=label(name)
-            ),
-            width="stretch",
-            key=f"cm_{name}",
-        )
-        table = pd.DataFrame(cm["per_class"]).T
-        st.dataframe(
-            table.style.format({"precision": "{:.3f}", "recall": "{:.3f}"}), key=f"cm_table_{name}"
-        )
+per_row = max(1, len(matrices)) if two or len(names) <= 5 else (2 if len(names) <= 20 else 1)
+items = list(matrices.items())
+for start in range(0, max(1, len(items)), per_row):
+    columns = st.columns(per_row)
+    for column, (name, cm) in zip(columns, items[start : start + per_row], strict=False):
+        with column:
+            st.plotly_chart(
+                charts.confusion_heatmap(
+                    cm["matrix"], cm["class_names"], mode != "counts", title=label(name)
+                ),
+                width="stretch",
+                key=f"cm_{name}",
+            )
+            table = pd.DataFrame(cm["per_class"]).T
+            shown = st.expander("Per class", expanded=len(names) <= 10) if not two else st
+            shown.dataframe(
+                table.style.format({"precision": "{:.3f}", "recall": "{:.3f}"}),
+                key=f"cm_table_{name}",
+            )
+if two:
+    st.caption(
+        "Rows are the true class, columns the prediction (threshold 0.5). Hover a cell "
+        "for its count and its share of the true class."
+    )
+    st.stop()
+
 st.caption(
-    "Rows are the true class, columns the prediction (threshold 0.5). Hover a cell "
-    "for its count and its share of the true class."
+    "Rows are the true class, columns the predicted one (the most probable class). Hover a "
+    "cell for its count and its share of the true class"
+    + (
+        f"; past {charts.CELL_TEXT_LIMIT} classes the cells carry no numbers."
+        if len(names) > 20
+        else "."
+    )
 )
+st.subheader("Most confused pairs")
+stored = (data.analysis_if_any(run) or {}).get("confused_pairs")
+pairs = stored if stored is not None else classes.confused_pairs(matrices)
+model_names = list(matrices)
+if not pairs:
+    st.success("No model confuses any two classes on these photos.")
+else:
+    widgets.table(classes.pairs_table(pairs, model_names), {}, "confused_pairs")
+    st.caption("Off-diagonal cells summed over the models, largest first (at most 20).")
+
+st.subheader("Photos of a cell")
+left, right = st.columns(2)
+first = pairs[0] if pairs else {"true": names[0], "predicted": names[0]}
+true = left.selectbox("True class", names, index=names.index(first["true"]), key="cell_true")
+predicted = right.selectbox(
+    "Predicted as", names, index=names.index(first["predicted"]), key="cell_predicted"
+)
+scored = data.available(run, data.predictions, model_names)
+photos = classes.cell_photos(
+    scored, names, true=names.index(true), predicted=names.index(predicted)
+)
+st.caption(f"{len(photos):,} photo answer(s) of true {true} predicted as {predicted}.")
+widgets.table(photos, {"confidence": "{:.3f}"}, "cell_photos")
+widgets.thumbnails(run, photos.drop_duplicates("path").head(10))

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, live, widgets
+from dashboard import charts, data, live, widgets
+from dashboard import classes as nclass
 from dashboard.settings import (
     MAX_BATCH_FILES,
     MAX_UPLOAD_BYTES,
@@ -63,6 +64,9 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
     cols[0].image(result.preview, caption="upright original", width="stretch")
     for col, (size, png) in zip(cols[1:], result.seen_png.items(), strict=True):
         col.image(png, caption=f"as the {size[0]}x{size[1]} models see it", width="stretch")
+    if not nclass.binary(classes):
+        class_answer(index, result, digest)
+        return
     table = pd.DataFrame(
         {
             "model": [label(v.name) for v in result.verdicts],
@@ -79,6 +83,29 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
     if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
         maps = data.live_gradcam(str(run.path), names, digest, _seen=result.seen)
         answers = {v.name: v.p_positive for v in result.verdicts}
+        widgets.explanations(maps, answers, classes, key=f"live_{index}")
+
+
+def class_answer(index: int, result: live.Answer, digest: str) -> None:
+    """An N-class answer: each model's top classes as bars, its answer, Grad-CAM on request."""
+    k = min(nclass.TOP_K, len(classes))
+    top = {v.name: nclass.top_k(v.class_probabilities(), classes, k) for v in result.verdicts}
+    st.plotly_chart(charts.top_k_bars(top), width="stretch", key=f"top_k_{index}")
+    st.caption(f"Each model's {k} most probable classes and their probabilities.")
+    table = pd.DataFrame(
+        {
+            "model": [label(v.name) for v in result.verdicts],
+            "verdict": [classes[v.predicted()] for v in result.verdicts],
+            "P(verdict)": [f"{v.confidence():.3f}" for v in result.verdicts],
+            "latency (ms)": [f"{v.latency_ms:.1f}" for v in result.verdicts],
+        }
+    ).set_index("model")
+    st.table(table)
+    st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
+    if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
+        maps = data.live_gradcam(str(run.path), names, digest, _seen=result.seen)
+        answers = {v.name: (v.predicted(), v.confidence()) for v in result.verdicts}
+        st.caption("Grad-CAM of each model's top class, overlaid on its input pixels.")
         widgets.explanations(maps, answers, classes, key=f"live_{index}")
 
 

@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, mistakes, widgets
+from dashboard import charts, data, mistakes, widgets
+from dashboard import classes as nclass
 from dashboard.settings import label, negative_name, p_of, p_positive
+from pipeline.store.predictions import probabilities_of
 
 GALLERY_LIMIT = 40
 COLUMNS = 5
@@ -12,6 +14,7 @@ COLUMNS = 5
 st.title("Misclassifications")
 run = data.require_run()
 classes = run.class_names
+two = nclass.binary(classes)
 names = run.model_names()
 
 tab_gallery, tab_cross = st.tabs(["Gallery per model", "Across models"])
@@ -22,8 +25,16 @@ with tab_gallery:
         "Models", names, default=names[:1], format_func=label, key="mis_models"
     )
     true_class = col2.selectbox("True class", ["any", *classes], key="mis_true")
+    predicted_class = "any"
+    if not two:
+        predicted_class = col2.selectbox("Predicted as", ["any", *classes], key="mis_predicted")
     low, high = col3.slider(
-        "Confidence in the wrong answer", 0.5, 1.0, (0.5, 1.0), 0.01, key="mis_conf"
+        "Confidence in the wrong answer",
+        0.5 if two else 0.0,
+        1.0,
+        (0.5 if two else 0.0, 1.0),
+        0.01,
+        key="mis_conf",
     )
     order = col4.selectbox(
         "Sort", ["most confident first", "least confident first"], key="mis_sort"
@@ -33,9 +44,13 @@ with tab_gallery:
     wrong = pd.concat(frames) if frames else pd.DataFrame(columns=["label", "confidence"])
     if true_class != "any":
         wrong = wrong[wrong.label == classes.index(true_class)]
+    if predicted_class != "any":
+        wrong = wrong[wrong.predicted == classes.index(predicted_class)]
     wrong = wrong[(wrong.confidence >= low) & (wrong.confidence <= high)]
     wrong = wrong.sort_values("confidence", ascending=order == "least confident first")
     st.caption(f"{len(wrong):,} mistakes match; showing up to {GALLERY_LIMIT}.")
+    if not two:
+        st.caption("Confidence: the model's probability of the class it predicted.")
     shown = wrong.head(GALLERY_LIMIT)
     for start in range(0, len(shown), COLUMNS):
         for column, (_, row) in zip(
@@ -58,7 +73,7 @@ with tab_cross:
     if not names:
         st.info("No model of this run has its predictions.csv, so there is nothing to compare.")
         st.stop()
-    wide = mistakes.wide_predictions(scored)
+    wide = mistakes.wide_predictions(scored) if two else nclass.wide_predictions(scored, classes)
     cross = mistakes.cross_model_mistakes(wide, names)
     summary = cross.missed_by.value_counts()
     st.write("Validation photos at least one model got wrong, grouped by who missed them:")
@@ -71,9 +86,12 @@ with tab_cross:
         "Show", ["all", "missed by all", "CNNs only", "MobileNetV2 only", "mixed"], key="mis_group"
     )
     view = cross if group == "all" else cross[cross.missed_by == group]
-    table = view[["path", "label", "missed_by"] + [f"p_{n}" for n in names]].rename(
-        columns={f"p_{n}": f"{p_positive(classes)} {label(n)}" for n in names}
-    )
+    if two:
+        table = view[["path", "label", "missed_by"] + [f"p_{n}" for n in names]].rename(
+            columns={f"p_{n}": f"{p_positive(classes)} {label(n)}" for n in names}
+        )
+    else:
+        table = mistakes.class_table(view, names, classes)
     table["label"] = [classes[int(v)] for v in table["label"]]
     st.dataframe(table, hide_index=True, width="stretch", key="cross_table")
 
@@ -84,17 +102,29 @@ with tab_cross:
         thumb = run.thumb_of(pick)
         if thumb is not None:
             left.image(str(thumb), caption=f"{pick} (true: {classes[int(row.label)]})")
-        probs = pd.DataFrame(
-            {
-                "model": [label(n) for n in names],
-                p_positive(classes): [row[f"p_{n}"] for n in names],
-                p_of(negative_name(classes)): [1 - row[f"p_{n}"] for n in names],
-                "verdict": [classes[int(row[f"pred_{n}"])] for n in names],
-                "correct": [not row[f"wrong_{n}"] for n in names],
+        if two:
+            probs = pd.DataFrame(
+                {
+                    "model": [label(n) for n in names],
+                    p_positive(classes): [row[f"p_{n}"] for n in names],
+                    p_of(negative_name(classes)): [1 - row[f"p_{n}"] for n in names],
+                    "verdict": [classes[int(row[f"pred_{n}"])] for n in names],
+                    "correct": [not row[f"wrong_{n}"] for n in names],
+                }
+            )
+            right.dataframe(probs, hide_index=True, key="pick_probs")
+            right.bar_chart(probs.set_index("model")[p_positive(classes)], height=220)
+            answers = {n: float(row[f"p_{n}"]) for n in names}
+        else:
+            probs = mistakes.photo_answers(row, names, classes)
+            right.dataframe(probs, hide_index=True, key="pick_probs")
+            top = {
+                n: nclass.top_k(
+                    probabilities_of(scored[n][scored[n].path == pick], classes)[0], classes
+                )
+                for n in names
             }
-        )
-        right.dataframe(probs, hide_index=True, key="pick_probs")
-        right.bar_chart(probs.set_index("model")[p_positive(classes)], height=220)
+            right.plotly_chart(charts.top_k_bars(top), width="stretch", key="pick_top_k")
+            answers = {n: (int(row[f"pred_{n}"]), float(row[f"p_{n}"])) for n in names}
         st.markdown("**Where each model looked** (Grad-CAM)")
-        answers = {n: float(row[f"p_{n}"]) for n in names}
         widgets.validation_photo_explanations(run, pick, answers, key="pick")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, tables, widgets
+from dashboard import classes, data, tables, widgets
 from dashboard.settings import WEIGHTS_FILE_NOTE, data_folder, label
 
 DUPLICATES_HELP = (
@@ -15,7 +15,8 @@ st.title("Overview")
 run = data.require_run()
 manifest = run.manifest
 
-widgets.table(tables.leaderboard(run), tables.LEADERBOARD_FORMATS, "leaderboard")
+board = tables.leaderboard(run)
+widgets.table(board, tables.leaderboard_formats(board), "leaderboard")
 n_val = tables.validation_count(manifest)
 if manifest["dataset"].get("dev_fraction"):
     st.warning(
@@ -33,6 +34,9 @@ st.caption(
     "difference real?' for paired tests. Latency: one image, one model, after warm-up, on "
     "the machine that ran the pipeline."
 )
+
+if not classes.binary(run.class_names):
+    widgets.class_overview(run)
 
 missing = tables.missing_models(run)
 if missing:

@@ -16,8 +16,9 @@ if result is None:
 names = tables.robust_models(result, run)
 n_photos = len(result["photos"])
 st.caption(
-    f"Every model scored on the same {n_photos} validation photos (a seeded subset, both "
-    "classes in proportion), clean and under each corruption. A corruption is applied to the "
+    f"Every model scored on the same {n_photos} validation photos (a seeded subset, "
+    f"{'both classes' if len(run.class_names) == 2 else 'every class'} in proportion), "
+    "clean and under each corruption. A corruption is applied to the "
     "photo at its own size, then it goes through the models' usual resize; 'TensorFlow "
     "bilinear resize' instead replaces that resize by `tf.image.resize`'s default (no "
     "antialiasing). Intervals: 95% Wilson, for this subset."
@@ -67,7 +68,8 @@ if frame.empty:
 else:
     st.write(f"{len(frame)} of {n_photos} photos change {label(model)}'s answer.")
     p = p_positive(run.class_names)
-    widgets.table(frame, {f"{p} clean": "{:.3f}", f"{p} {corruption}": "{:.3f}"}, "flips_table")
+    formats = {f"{p} clean": "{:.3f}", f"{p} {corruption}": "{:.3f}"}
+    widgets.table(frame, formats if len(run.class_names) == 2 else {}, "flips_table")
     seen = data.seen_under_corruption(
         run, model, choices[corruption], photos=frame.photo[:6].tolist()
     )

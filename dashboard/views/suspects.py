@@ -3,9 +3,11 @@ class."""
 
 import streamlit as st
 
+from dashboard import classes as nclass
 from dashboard import data, widgets
 from dashboard.settings import data_folder, label, p_positive
 from pipeline.evaluation import analysis
+from pipeline.store.predictions import confidence_of
 
 COLUMNS = 4
 
@@ -13,6 +15,8 @@ st.title("Suspect labels")
 run = data.require_run()
 result = data.require_analysis(run)
 classes = run.class_names
+two = nclass.binary(classes)
+other = "the other class" if two else "the same other class"
 scored = data.available(run, data.predictions)  # models whose predictions are there
 names = list(scored)
 stored_threshold = result["suspects"]["min_confidence"]
@@ -24,7 +28,7 @@ known = (
     "of neither class"
 )
 st.markdown(
-    "Validation photos that **every chosen model** assigns to the other class with at least "
+    f"Validation photos that **every chosen model** assigns to {other} with at least "
     f"the chosen confidence. {known}; these are the first to check. Removing photos only "
     "because the models disagree with them would flatter the models, so review them before "
     "excluding."
@@ -39,7 +43,7 @@ judges = left.multiselect(
     help="The weak CNNs rarely agree confidently; the two MobileNetV2s alone find more.",
 )
 threshold = right.slider(
-    "Minimum confidence in the other class",
+    "Minimum confidence in the other class" if two else "Minimum confidence in that class",
     0.5,
     0.999,
     stored_threshold,
@@ -52,10 +56,15 @@ if not judges:
 if sorted(judges) == sorted(names) and threshold == stored_threshold:
     found = data.suspects(str(run.path))  # the list the pipeline stored
 else:
-    wide = analysis.wide_predictions({n: scored[n] for n in judges})
-    found = analysis.suspects(wide, judges, threshold)
+    found = (
+        analysis.suspects(
+            analysis.wide_predictions({n: scored[n] for n in judges}), judges, threshold
+        )
+        if two
+        else nclass.suspects(scored, classes, judges=judges, threshold=threshold)
+    )
 if found is None or found.empty:
-    st.success("No photo is put in the other class that confidently by every chosen model.")
+    st.success(f"No photo is put in {other} that confidently by every chosen model.")
     st.stop()
 
 st.metric("Suspect photos", len(found))
@@ -79,9 +88,10 @@ for start in range(0, len(shown), COLUMNS):
         st.columns(COLUMNS), shown.iloc[start : start + COLUMNS].iterrows(), strict=False
     ):
         thumb = run.thumb_of(row.path)
+        says = classes[1 - int(row.label)] if two else row.suspected_class
         caption = (
             f"labelled {classes[int(row.label)]}; every model says "
-            f"{classes[1 - int(row.label)]} (≥ {row.min_confidence_other:.0%})"
+            f"{says} (≥ {row.min_confidence_other:.0%})"
         )
         if thumb is not None:
             column.image(str(thumb), caption=caption, width="stretch")
@@ -93,10 +103,15 @@ st.subheader("Why do the models disagree with the label?")
 pick = st.selectbox("Photo", shown.path.tolist(), key="suspect_pick")
 answers = {}
 for name, frame in scored.items():
-    answers[name] = float(frame.loc[frame.path == pick, "p_dog"].iloc[0])  # the stored column
+    row = frame[frame.path == pick]
+    if two:
+        answers[name] = float(row["p_dog"].iloc[0])  # the stored column
+    else:
+        answers[name] = (int(row.predicted.iloc[0]), float(confidence_of(row, classes)[0]))
 widgets.validation_photo_explanations(run, pick, answers, key="suspect")
+shown_p = p_positive(classes) if two else "P(suspected class)"
 st.dataframe(
-    found.rename(columns={f"p_{n}": f"{p_positive(classes)} {label(n)}" for n in judges}),
+    found.rename(columns={f"p_{n}": f"{shown_p} {label(n)}" for n in judges}),
     hide_index=True,
     width="stretch",
     key="suspects_table",

@@ -158,3 +158,21 @@ def flower_artifacts(real_run, tmp_path_factory) -> Path:
     frame.loc[right, "predicted"] = 1 - frame.loc[right, "label"]  # the newer run fixed them
     frame.to_csv(file, index=False)
     return out
+
+
+# Runs of more than two classes, made up but complete (tests/dashboard/synthetic.py). To test
+# a real run instead, return its artifacts folder here: the tests read only the run's files.
+NCLASS_FOLDERS = {3: "things", 10: "cifar10"}
+
+
+@pytest.fixture(scope="session")
+def nclass_runs(tmp_path_factory) -> dict[int, Path]:
+    """Number of classes -> an artifacts folder whose latest run has that many classes."""
+    from tests.dashboard.synthetic import TEN_CLASSES, THREE_CLASSES, build_run
+
+    found = {}
+    for classes in (THREE_CLASSES, TEN_CLASSES):
+        out = tmp_path_factory.mktemp(f"nclass{len(classes)}")
+        build_run(out, classes, NCLASS_FOLDERS[len(classes)])
+        found[len(classes)] = out
+    return found
