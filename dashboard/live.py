@@ -22,6 +22,7 @@ from dashboard.settings import (
 )
 from pipeline.data.images import FORMATS, ImageError, load_rgb, resize_for_model
 from pipeline.store import artifacts
+from pipeline.store.predictions import as_matrix, predicted_classes
 
 # The upright original is shown at most this large; the models get their own pixels.
 PREVIEW_SIZE = 480
@@ -40,15 +41,16 @@ class Verdict:
 
     def class_probabilities(self) -> np.ndarray:
         """(N,) probabilities of every class ([1 - p, p] for a two-class model)."""
-        if self.probabilities:
-            return np.asarray(self.probabilities, float)
-        return np.array([1 - self.p_positive, self.p_positive])
+        return as_matrix(self._batch())[0]
 
     def predicted(self) -> int:
         """The class index answered: P(second) >= 0.5 for two classes, else the top class."""
-        if not self.probabilities:
-            return int(self.p_positive >= 0.5)
-        return int(np.argmax(self.probabilities))
+        return int(predicted_classes(self._batch())[0])
+
+    def _batch(self) -> np.ndarray:
+        """This answer as a model's scores for a batch of one photo: (1, N) probabilities, or
+        (1,) P(second class) for a two-class model (as `pipeline.store.predictions` reads)."""
+        return np.asarray([self.probabilities or self.p_positive], float)
 
     def confidence(self) -> float:
         """The probability of the answered class."""

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dashboard.settings import label
-from pipeline.evaluation.analysis import wide_predictions
+from pipeline.evaluation.analysis import model_probabilities, wide_predictions
 from pipeline.registry import PRETRAINED, SCRATCH, in_group
 
-__all__ = ["class_table", "cross_model_mistakes", "photo_answers", "wide_predictions", "who_missed"]
+__all__ = [
+    "answer_probabilities",
+    "class_table",
+    "cross_model_mistakes",
+    "photo_answers",
+    "wide_predictions",
+    "who_missed",
+]
 
 
 def who_missed(row: pd.Series, names: list[str]) -> str:
@@ -35,23 +43,32 @@ def cross_model_mistakes(wide: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return mistakes.sort_values(["n_wrong", "path"], ascending=[False, True])
 
 
+def answer_probabilities(wide: pd.DataFrame, name: str, classes: list[str]) -> np.ndarray:
+    """Each photo's probability, by model `name`, of the class it answered, from the
+    pipeline's wide frame (`wide_predictions(predictions, classes)`)."""
+    p = model_probabilities(wide, name, classes)
+    return p[np.arange(len(p)), wide[f"pred_{name}"].to_numpy(int)]
+
+
 def class_table(view: pd.DataFrame, names: list[str], classes: list[str]) -> pd.DataFrame:
     """The cross-model mistakes of an N-class run as shown: each model's answer by class name
     and its probability of that class."""
     table = view[["path", "label", "missed_by"]].copy()
     for n in names:
         table[f"{label(n)} says"] = [classes[int(v)] for v in view[f"pred_{n}"]]
-        table[f"{label(n)} P(its answer)"] = view[f"p_{n}"].to_numpy()
+        table[f"{label(n)} P(its answer)"] = answer_probabilities(view, n, classes)
     return table
 
 
-def photo_answers(row: pd.Series, names: list[str], classes: list[str]) -> pd.DataFrame:
-    """One photo's answer from each model: its class, its probability, whether it is right."""
+def photo_answers(picked: pd.DataFrame, names: list[str], classes: list[str]) -> pd.DataFrame:
+    """One photo's answer from each model (`picked`: its row of the wide frame): its class,
+    its probability, whether it is right."""
+    row = picked.iloc[0]
     return pd.DataFrame(
         {
             "model": [label(n) for n in names],
             "verdict": [classes[int(row[f"pred_{n}"])] for n in names],
-            "P(verdict)": [row[f"p_{n}"] for n in names],
+            "P(verdict)": [float(answer_probabilities(picked, n, classes)[0]) for n in names],
             "correct": [not row[f"wrong_{n}"] for n in names],
         }
     )

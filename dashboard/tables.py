@@ -13,6 +13,7 @@ from pipeline.evaluation import robustness
 from pipeline.evaluation.stats import wilson_interval
 from pipeline.registry import spec
 from pipeline.store import artifacts
+from pipeline.store.predictions import predicted_classes
 
 LEADERBOARD_FORMATS = {
     "val accuracy": "{:.2%}",
@@ -285,8 +286,9 @@ def flips(
 def _said(answer, class_names: list[str]) -> str:
     """A stored robustness answer as a class name: a probability vector's top class, or the
     class index itself."""
-    index = int(np.argmax(answer)) if isinstance(answer, list | tuple) else int(answer)
-    return class_names[index]
+    if isinstance(answer, list | tuple):
+        return class_names[int(predicted_classes(np.asarray([answer], float))[0])]
+    return class_names[int(answer)]
 
 
 def _class_flips(

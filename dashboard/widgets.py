@@ -8,7 +8,9 @@ import streamlit as st
 from dashboard import charts, data, explain, tables
 from dashboard import classes as nclass
 from dashboard.settings import label, negative_name, p_positive, positive_name
+from pipeline.evaluation import analysis
 from pipeline.store import artifacts
+from pipeline.store.predictions import confidence_of, is_binary
 
 ANSWER = "each model's answer"  # the first evidence choice; the others are the two classes
 TRUE_CLASS = "the photo's true class"  # the other choice for N classes
@@ -30,7 +32,7 @@ def explanations(maps: explain.Maps, answers: dict, classes: list[str], key: str
 
     `answers`: each model's P(<positive class>) for two classes; for N classes each model's
     (predicted class index, its probability)."""
-    if not nclass.binary(classes):
+    if not is_binary(classes):
         class_explanations(maps, answers, classes, key=key)
         return
     positive, negative = positive_name(classes), negative_name(classes)
@@ -133,7 +135,7 @@ def class_overview(run: artifacts.Run) -> None:
     counts = nclass.class_counts(run.manifest["dataset"])
     left.dataframe(counts, hide_index=True, width="stretch", key="class_counts")
     per_model = per_class_accuracy(run)
-    accuracy = nclass.per_class_accuracy(per_model, names)
+    accuracy = nclass.per_class_table(per_model, names)
     right.dataframe(
         accuracy.style.format(dict.fromkeys(accuracy.columns[1:], "{:.1%}"), na_rep="–"),
         hide_index=True,
@@ -151,7 +153,11 @@ def per_class_accuracy(run: artifacts.Run) -> dict[str, dict]:
         found = stored.get(name, {}).get("per_class_accuracy")
         if found is None:
             frame = data.available(run, data.predictions, [name]).get(name)
-            found = nclass.recall_per_class(frame, run.class_names) if frame is not None else {}
+            found = (
+                analysis.per_class_accuracy(frame.label, frame.predicted, run.class_names)
+                if frame is not None
+                else {}
+            )
         result[name] = found
     return result
 
@@ -173,8 +179,7 @@ def class_thresholds(run: artifacts.Run, result: dict) -> None:
     predictions = data.available(run, data.predictions, list(per_model))
     st.subheader("Answer only when sure")
     curves = {
-        n: per_model[n].get("selective") or nclass.selective(predictions[n], classes)
-        for n in predictions
+        n: per_model[n].get("selective") or _selective(predictions[n], classes) for n in predictions
     }
     st.plotly_chart(charts.selective_accuracy(curves), width="stretch", key="selective")
     st.caption(
@@ -190,6 +195,12 @@ def class_thresholds(run: artifacts.Run, result: dict) -> None:
     formats = {"answered": "{:.1%}", "accuracy on answered": "{:.2%}", "accuracy on all": "{:.2%}"}
     table(pd.DataFrame(rows), formats, "abstain_table")
     class_ranking(per_model, classes)
+
+
+def _selective(frame: pd.DataFrame, classes: list[str]) -> dict[str, list[float]]:
+    """analysis.json's `selective` of one model, for runs analysed without it."""
+    correct = frame.predicted.to_numpy(int) == frame.label.to_numpy(int)
+    return analysis.selective_accuracy(correct, confidence_of(frame, classes))
 
 
 def class_ranking(per_model: dict, classes: list[str]) -> None:
@@ -219,8 +230,8 @@ def class_ranking(per_model: dict, classes: list[str]) -> None:
 def class_changes(run_a: artifacts.Run, run_b: artifacts.Run, model: str) -> None:
     """The photos run B fixed or broke for `model`, in an N-class run: each run's answer."""
     classes = run_b.class_names
-    changed = nclass.fixed_and_broken(
-        data.predictions(str(run_a.path), model), data.predictions(str(run_b.path), model), classes
+    changed = nclass.changes_table(
+        data.fixed_and_broken(str(run_a.path), str(run_b.path), model), classes
     )
     fixed, broke = (changed.change == "fixed").sum(), (changed.change == "broke").sum()
     st.subheader(f"Photos B fixed ({fixed}) and broke ({broke})")
@@ -236,7 +247,7 @@ def class_changes(run_a: artifacts.Run, run_b: artifacts.Run, model: str) -> Non
                 column.image(str(thumb), caption=caption, width="stretch")
             else:
                 column.caption(caption)
-    formats = {"P(A's class)": "{:.3f}", "P(B's class)": "{:.3f}"}
+    formats = {"A: P(true class)": "{:.3f}", "B: P(true class)": "{:.3f}"}
     table(changed, formats, "compare_changed")
 
 

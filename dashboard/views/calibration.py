@@ -4,13 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, widgets
-from dashboard import classes as nclass
 from dashboard.settings import label, negative_name, p_of, positive_name
+from pipeline.store.predictions import is_binary
 
 st.title("Calibration")
 run = data.require_run()
 result = data.require_analysis(run)
-two = nclass.binary(run.class_names)
+two = is_binary(run.class_names)
 positive, negative = positive_name(run.class_names), negative_name(run.class_names)
 p = p_of(positive)
 reports = {n: result["per_model"][n]["calibration"] for n in result["per_model"]}

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, tables, widgets
-from dashboard import classes as nclass
 from dashboard.settings import artifacts_dir, label
+from pipeline.store.predictions import is_binary
 
 st.title("Compare runs")
 data.require_run()  # the usual guidance when the folder has no run yet
@@ -69,7 +69,7 @@ for column, (side, path) in zip(columns, (("A", path_a), ("B", path_b)), strict=
     )
 
 classes = run_b.class_names
-if nclass.binary(classes):
+if is_binary(classes):
     widgets.binary_changes(run_a, run_b, model)
 else:
     widgets.class_changes(run_a, run_b, model)

@@ -6,11 +6,13 @@ import streamlit as st
 
 from dashboard import charts, classes, data, widgets
 from dashboard.settings import label
+from pipeline.evaluation import analysis
+from pipeline.store.predictions import is_binary
 
 st.title("Confusion matrices")
 run = data.require_run()
 names = run.class_names
-two = classes.binary(names)
+two = is_binary(names)
 mode = st.radio("Show", ["counts", "row-normalized"], horizontal=True, key="cm_mode")
 matrices = data.available(run, data.confusion)
 per_row = max(1, len(matrices)) if two or len(names) <= 5 else (2 if len(names) <= 20 else 1)
@@ -49,9 +51,13 @@ st.caption(
     )
 )
 st.subheader("Most confused pairs")
-stored = (data.analysis_if_any(run) or {}).get("confused_pairs")
-pairs = stored if stored is not None else classes.confused_pairs(matrices)
 model_names = list(matrices)
+scored = data.available(run, data.predictions, model_names)
+pairs = (data.analysis_if_any(run) or {}).get("confused_pairs")
+if pairs is None:  # analysed before the pairs were stored: the pipeline's own count
+    wide = analysis.wide_predictions(scored, names)
+    predicted = {n: wide[f"pred_{n}"].to_numpy(int) for n in scored}
+    pairs = analysis.confused_pairs(wide["label"].to_numpy(int), predicted, names)
 if not pairs:
     st.success("No model confuses any two classes on these photos.")
 else:
@@ -65,7 +71,6 @@ true = left.selectbox("True class", names, index=names.index(first["true"]), key
 predicted = right.selectbox(
     "Predicted as", names, index=names.index(first["predicted"]), key="cell_predicted"
 )
-scored = data.available(run, data.predictions, model_names)
 photos = classes.cell_photos(
     scored, names, true=names.index(true), predicted=names.index(predicted)
 )

@@ -18,6 +18,7 @@ from dashboard.settings import (
 )
 from pipeline.data.images import EXTENSIONS
 from pipeline.store import artifacts
+from pipeline.store.predictions import is_binary
 
 st.title("Live compare")
 run = data.require_run()
@@ -64,7 +65,7 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
     cols[0].image(result.preview, caption="upright original", width="stretch")
     for col, (size, png) in zip(cols[1:], result.seen_png.items(), strict=True):
         col.image(png, caption=f"as the {size[0]}x{size[1]} models see it", width="stretch")
-    if not nclass.binary(classes):
+    if not is_binary(classes):
         class_answer(index, result, digest)
         return
     table = pd.DataFrame(

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import charts, data, mistakes, widgets
 from dashboard import classes as nclass
 from dashboard.settings import label, negative_name, p_of, p_positive
-from pipeline.store.predictions import probabilities_of
+from pipeline.store.predictions import is_binary, probabilities_of
 
 GALLERY_LIMIT = 40
 COLUMNS = 5
@@ -14,7 +14,7 @@ COLUMNS = 5
 st.title("Misclassifications")
 run = data.require_run()
 classes = run.class_names
-two = nclass.binary(classes)
+two = is_binary(classes)
 names = run.model_names()
 
 tab_gallery, tab_cross = st.tabs(["Gallery per model", "Across models"])
@@ -73,7 +73,7 @@ with tab_cross:
     if not names:
         st.info("No model of this run has its predictions.csv, so there is nothing to compare.")
         st.stop()
-    wide = mistakes.wide_predictions(scored) if two else nclass.wide_predictions(scored, classes)
+    wide = mistakes.wide_predictions(scored, classes)
     cross = mistakes.cross_model_mistakes(wide, names)
     summary = cross.missed_by.value_counts()
     st.write("Validation photos at least one model got wrong, grouped by who missed them:")
@@ -97,7 +97,8 @@ with tab_cross:
 
     if len(view):
         pick = st.selectbox("Inspect a photo", view.path.tolist(), key="mis_pick")
-        row = view[view.path == pick].iloc[0]
+        picked = view[view.path == pick]
+        row = picked.iloc[0]
         left, right = st.columns([1, 2])
         thumb = run.thumb_of(pick)
         if thumb is not None:
@@ -116,7 +117,7 @@ with tab_cross:
             right.bar_chart(probs.set_index("model")[p_positive(classes)], height=220)
             answers = {n: float(row[f"p_{n}"]) for n in names}
         else:
-            probs = mistakes.photo_answers(row, names, classes)
+            probs = mistakes.photo_answers(picked, names, classes)
             right.dataframe(probs, hide_index=True, key="pick_probs")
             top = {
                 n: nclass.top_k(
@@ -125,6 +126,9 @@ with tab_cross:
                 for n in names
             }
             right.plotly_chart(charts.top_k_bars(top), width="stretch", key="pick_top_k")
-            answers = {n: (int(row[f"pred_{n}"]), float(row[f"p_{n}"])) for n in names}
+            answers = {
+                n: (int(row[f"pred_{n}"]), float(p))
+                for n, p in zip(names, probs["P(verdict)"], strict=True)
+            }
         st.markdown("**Where each model looked** (Grad-CAM)")
         widgets.validation_photo_explanations(run, pick, answers, key="pick")

@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import classes, data, tables, widgets
+from dashboard import data, tables, widgets
 from dashboard.settings import WEIGHTS_FILE_NOTE, data_folder, label
+from pipeline.store.predictions import is_binary
 
 DUPLICATES_HELP = (
     "Groups of photos with identical content under different names. Each group stays "
@@ -35,7 +36,7 @@ st.caption(
     "the machine that ran the pipeline."
 )
 
-if not classes.binary(run.class_names):
+if not is_binary(run.class_names):
     widgets.class_overview(run)
 
 missing = tables.missing_models(run)

@@ -3,11 +3,10 @@ class."""
 
 import streamlit as st
 
-from dashboard import classes as nclass
 from dashboard import data, widgets
 from dashboard.settings import data_folder, label, p_positive
 from pipeline.evaluation import analysis
-from pipeline.store.predictions import confidence_of
+from pipeline.store.predictions import confidence_of, is_binary
 
 COLUMNS = 4
 
@@ -15,7 +14,7 @@ st.title("Suspect labels")
 run = data.require_run()
 result = data.require_analysis(run)
 classes = run.class_names
-two = nclass.binary(classes)
+two = is_binary(classes)
 other = "the other class" if two else "the same other class"
 scored = data.available(run, data.predictions)  # models whose predictions are there
 names = list(scored)
@@ -56,13 +55,8 @@ if not judges:
 if sorted(judges) == sorted(names) and threshold == stored_threshold:
     found = data.suspects(str(run.path))  # the list the pipeline stored
 else:
-    found = (
-        analysis.suspects(
-            analysis.wide_predictions({n: scored[n] for n in judges}), judges, threshold
-        )
-        if two
-        else nclass.suspects(scored, classes, judges=judges, threshold=threshold)
-    )
+    wide = analysis.wide_predictions({n: scored[n] for n in judges}, classes)
+    found = analysis.suspects(wide, judges, threshold, class_names=classes)
 if found is None or found.empty:
     st.success(f"No photo is put in {other} that confidently by every chosen model.")
     st.stop()

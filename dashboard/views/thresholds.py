@@ -4,15 +4,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, widgets
-from dashboard import classes as nclass
 from dashboard.settings import label, p_positive, positive_name
 from pipeline.evaluation import metrics
+from pipeline.store.predictions import is_binary
 
 st.title("Thresholds and ranking")
 run = data.require_run()
 result = data.require_analysis(run)
 classes = run.class_names
-if not nclass.binary(classes):
+if not is_binary(classes):
     widgets.class_thresholds(run, result)
     st.stop()
 positive = positive_name(classes)
