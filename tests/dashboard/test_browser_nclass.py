@@ -1,0 +1,63 @@
+"""The dashboard in a real headless Chromium on a real 10-class CIFAR-10 run: every page
+draws, and a real photo uploaded to Live compare gets every model's top classes."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import classes as nclass
+from dashboard import pages
+from dashboard.server import dashboard
+from tests.dashboard.needs import fail_in_ci, skip_marks
+from tests.dashboard.test_browser import (  # noqa: F401  (the browser fixtures)
+    ALERT,
+    EXCEPTION,
+    MISSING,
+    PLOT,
+    READY,
+    _upload,
+    _wait_for,
+    browser,
+    page,
+    shots,
+)
+
+pytestmark = [pytest.mark.browser, *skip_marks(MISSING)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _requirements():
+    fail_in_ci(MISSING)
+
+
+@pytest.fixture(scope="module")
+def nclass_server(cifar10_run):
+    with dashboard(str(cifar10_run.path.parent.parent)) as (url, _):
+        yield url
+
+
+@pytest.mark.parametrize("info", pages.PAGES, ids=lambda p: p.key)
+def test_every_page_draws_for_ten_classes(nclass_server, page, info, shots):  # noqa: F811
+    page.goto(f"{nclass_server}/{pages.url_path(info)}")
+    page.get_by_role("heading", name=info.title, exact=True).first.wait_for(timeout=60_000)
+    _wait_for(page, READY.get(info.key, ALERT))
+    assert page.locator(EXCEPTION).count() == 0
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"ten-classes-{info.key}.png"), full_page=True)
+
+
+def test_a_real_upload_shows_each_models_top_classes(nclass_server, page, cifar10_run):  # noqa: F811
+    val = cifar10_run.split().query("split == 'val'")
+    path = val.path.iloc[0]
+    photo = cifar10_run.manifest["dataset"]["root"] + "/" + path
+    _upload(page, nclass_server, photo)
+    _wait_for(page, PLOT)
+    assert page.locator(EXCEPTION).count() == 0
+    page.get_by_text("models say").first.wait_for(timeout=120_000)
+    text = page.locator("[data-testid='stMain']").inner_text()
+    # the vote the stored predictions give for this photo (the same pixels as the upload)
+    said = [
+        cifar10_run.class_names[int(cifar10_run.predictions(m).set_index("path").predicted[path])]
+        for m in cifar10_run.model_names()
+    ]
+    assert nclass.vote(said).strip("*").split("**")[0] in text
