@@ -278,6 +278,15 @@ def ranking_curves(
     return fig
 
 
+def _bin_style(name: str, report: dict, bins: list[dict]) -> dict:
+    """A reliability trace's colour, markers sized by each bin's photos, and hover data."""
+    return {
+        "line": {"color": color(name)},
+        "marker": {"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
+        "customdata": [[b["count"], b["low"], b["high"]] for b in bins],
+    }
+
+
 def reliability_diagram(reports: dict[str, dict], which: str, positive: str) -> go.Figure:
     """Observed share of the `positive` class against its mean predicted probability, per bin;
     the diagonal is perfect."""
@@ -291,9 +300,7 @@ def reliability_diagram(reports: dict[str, dict], which: str, positive: str) -> 
                 y=[b["positive_rate"] for b in bins],
                 mode="lines+markers",
                 name=f"{label(name)} ({p} ECE {report[which]['ece_positive']:.2%})",
-                line={"color": color(name)},
-                marker={"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
-                customdata=[[b["count"], b["low"], b["high"]] for b in bins],
+                **_bin_style(name, report, bins),
                 hovertemplate=f"{p} %{{customdata[1]:.1f}}–%{{customdata[2]:.1f}}: "
                 "%{customdata[0]} photos<br>mean prediction %{x:.3f}<br>"
                 f"share {positive} %{{y:.3f}}<extra></extra>",
@@ -466,9 +473,7 @@ def top_label_reliability(reports: dict[str, dict], which: str) -> go.Figure:
                 y=[b.get("accuracy", b.get("positive_rate")) for b in bins],
                 mode="lines+markers",
                 name=f"{label(name)} (ECE {report[which]['ece']:.2%})",
-                line={"color": color(name)},
-                marker={"size": [6 + 14 * np.sqrt(b["count"] / max(1, _n(report))) for b in bins]},
-                customdata=[[b["count"], b["low"], b["high"]] for b in bins],
+                **_bin_style(name, report, bins),
                 hovertemplate="confidence %{customdata[1]:.2f}–%{customdata[2]:.2f}: "
                 "%{customdata[0]} photos<br>mean confidence %{x:.3f}<br>"
                 "accuracy %{y:.3f}<extra></extra>",

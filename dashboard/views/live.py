@@ -77,13 +77,22 @@ def show_answer(index: int, title: str, payload: bytes) -> None:
             "latency (ms)": [f"{v.latency_ms:.1f}" for v in result.verdicts],
         }
     ).set_index("model")
+    answers = {v.name: v.p_positive for v in result.verdicts}
+    _table_and_gradcam(index, result, table=table, digest=digest, answers=answers)
+
+
+def _table_and_gradcam(
+    index: int, result: live.Answer, *, table: pd.DataFrame, digest: str, answers: dict
+) -> None:
+    """The answers' table, the time taken, and each model's Grad-CAM on request."""
     # A static table: a browser draws it far more cheaply than an interactive data grid,
     # which matters when many sessions render answers at once.
     st.table(table)
     st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
     if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
         maps = data.live_gradcam(str(run.path), names, digest, _seen=result.seen)
-        answers = {v.name: v.p_positive for v in result.verdicts}
+        if not is_binary(classes):
+            st.caption("Grad-CAM of each model's top class, overlaid on its input pixels.")
         widgets.explanations(maps, answers, classes, key=f"live_{index}")
 
 
@@ -101,13 +110,8 @@ def class_answer(index: int, result: live.Answer, digest: str) -> None:
             "latency (ms)": [f"{v.latency_ms:.1f}" for v in result.verdicts],
         }
     ).set_index("model")
-    st.table(table)
-    st.caption(f"All models answered in {result.total_ms:.0f} ms (decode, resize and predict).")
-    if st.toggle("Show where each model looked (Grad-CAM)", key=f"explain_{index}"):
-        maps = data.live_gradcam(str(run.path), names, digest, _seen=result.seen)
-        answers = {v.name: (v.predicted(), v.confidence()) for v in result.verdicts}
-        st.caption("Grad-CAM of each model's top class, overlaid on its input pixels.")
-        widgets.explanations(maps, answers, classes, key=f"live_{index}")
+    answers = {v.name: (v.predicted(), v.confidence()) for v in result.verdicts}
+    _table_and_gradcam(index, result, table=table, digest=digest, answers=answers)
 
 
 for position, (title, payload) in enumerate(items):
