@@ -287,6 +287,17 @@ def _bin_style(name: str, report: dict, bins: list[dict]) -> dict:
     }
 
 
+def _reliability_layout(fig: go.Figure, *, x_title: str, y_title: str) -> go.Figure:
+    fig.update_layout(
+        height=460,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 20},
+    )
+    return fig
+
+
 def reliability_diagram(reports: dict[str, dict], which: str, positive: str) -> go.Figure:
     """Observed share of the `positive` class against its mean predicted probability, per bin;
     the diagonal is perfect."""
@@ -306,14 +317,11 @@ def reliability_diagram(reports: dict[str, dict], which: str, positive: str) -> 
                 f"share {positive} %{{y:.3f}}<extra></extra>",
             )
         )
-    fig.update_layout(
-        height=460,
-        xaxis_title=f"mean predicted {p} in the bin",
-        yaxis_title=f"share of photos that are {positive}",
-        legend={"orientation": "h", "y": -0.2},
-        margin={"t": 20},
+    return _reliability_layout(
+        fig,
+        x_title=f"mean predicted {p} in the bin",
+        y_title=f"share of photos that are {positive}",
     )
-    return fig
 
 
 def _n(report: dict) -> int:
@@ -479,11 +487,8 @@ def top_label_reliability(reports: dict[str, dict], which: str) -> go.Figure:
                 "accuracy %{y:.3f}<extra></extra>",
             )
         )
-    fig.update_layout(
-        height=460,
-        xaxis_title="mean confidence in the predicted class, in the bin",
-        yaxis_title="share of the bin's photos predicted right",
-        legend={"orientation": "h", "y": -0.2},
-        margin={"t": 20},
+    return _reliability_layout(
+        fig,
+        x_title="mean confidence in the predicted class, in the bin",
+        y_title="share of the bin's photos predicted right",
     )
-    return fig

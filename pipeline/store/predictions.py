@@ -46,13 +46,6 @@ def log_probabilities(p: np.ndarray) -> np.ndarray:
     return np.log(np.clip(np.asarray(p, float), EPS, 1.0))
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, float)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def predicted_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Class index per row: P(second) >= threshold for a (n,) two-class vector, else argmax."""
     probabilities = np.asarray(probabilities)
