@@ -64,6 +64,11 @@ class RunConfig:
     inference_batch_size: int = 16
     # Input size of the CNNs, in pixels.
     cnn_input_size: int = 96
+    # How the CNNs' input size is settled: "photo-size" never upscales past the photos'
+    # typical side (their median shorter side; 32 px at least), since on small photos
+    # upscaling cost time for no accuracy (docs/data-and-models.md); "fixed" always uses
+    # --cnn-input-size. The run's config records the size it settled on.
+    cnn_size_rule: str = "photo-size"
     # Filters of the CNNs' first conv; each later conv doubles them.
     cnn_width: int = 32
     # Input size of the MobileNetV2s, in pixels.
@@ -181,6 +186,7 @@ CHOICES: dict[str, tuple] = {
     "precision": PRECISIONS,
     "frozen_mode": ("features", "end-to-end"),
     "feature_views": (1, 2),
+    "cnn_size_rule": ("photo-size", "fixed"),
 }
 
 
@@ -214,6 +220,8 @@ def validate(config: RunConfig) -> None:
         raise ValueError("--frozen-mode must be 'features' or 'end-to-end'")
     if config.feature_views not in CHOICES["feature_views"]:
         raise ValueError("--feature-views must be 1 or 2")
+    if config.cnn_size_rule not in CHOICES["cnn_size_rule"]:
+        raise ValueError("--cnn-size-rule must be 'photo-size' or 'fixed'")
     if config.cnn_width < 1:
         raise ValueError("--cnn-width must be at least 1")
     if not 0.0 <= config.cnn_resize_mix <= 1.0:

@@ -66,8 +66,9 @@ def link_classes(source: Path, root: Path, classes: tuple[str, ...]) -> Path:
 
 
 def cifar_config(data: Path, out: Path, per_class: int):
-    """Every model on tiny real CIFAR-10 photos: CNNs at the photos' own 32px, MobileNetV2 at
-    96px, a few epochs; enough for every record and page, in about a minute."""
+    """Every model on tiny real CIFAR-10 photos: CNNs at the photos' own 32px (the default
+    photo-size rule settles it), MobileNetV2 at 96px, a few epochs; enough for every record
+    and page, in about a minute."""
     from pipeline.config import make_config
 
     return make_config(
@@ -76,7 +77,6 @@ def cifar_config(data: Path, out: Path, per_class: int):
         out_dir=str(out),
         weights=str(SHARED_WEIGHTS),
         max_per_class=per_class,
-        cnn_input_size=32,
         mobilenet_input_size=96,
         cnn_epochs=6,
         cnn_learning_rate=2e-3,

@@ -29,6 +29,7 @@ from pipeline.data.images import (
     loader_identity,
     resize_like_tensorflow,
 )
+from pipeline.data.photo_size import typical_side
 from pipeline.devices import dataset_options, prefetch_depth
 from pipeline.errors import PipelineError
 
@@ -77,6 +78,8 @@ class Dataset:
     given_split: tuple[str, str] | None = None
     # Given split: validation photos whose exact content is also among the training photos.
     leaks: list[str] = field(default_factory=list)
+    # The training photos' median shorter side, in pixels (`pipeline.data.photo_size`).
+    typical_side: int | None = None
 
     @property
     def samples(self) -> list[Sample]:
@@ -519,6 +522,7 @@ def load_dataset(
         held_out=held_out,
         given_split=given,
         leaks=leaks,
+        typical_side=typical_side(root, train),
     )
 
 

@@ -82,6 +82,7 @@ def dataset_record(dataset: Dataset, config: RunConfig) -> dict:
         "split": split_description(dataset),
         "split_rule": (GIVEN_RULE if dataset.given_split else SPLIT_RULE)
         + ("; then " + DEV_RULE if config.dev_fraction else ""),
+        "typical_side": dataset.typical_side,
         "leaks": {"count": len(dataset.leaks), "examples": dataset.leaks[:DUPLICATE_EXAMPLES]},
         "warnings": [w for w in [class_imbalance(dataset.counts()["train"])] if w],
     }

@@ -18,6 +18,7 @@ from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.data.dataset import Dataset, class_imbalance, load_dataset
 from pipeline.data.fingerprint import data_fingerprint, preprocessing_identity, run_identity
+from pipeline.data.photo_size import cnn_input_for
 from pipeline.distributed.cluster import Cluster
 from pipeline.environment import cpu_description, environment, git_commit
 from pipeline.errors import plain_os_errors
@@ -126,6 +127,7 @@ def train_study_unlocked(
     config, settings = _settle(config, cluster)
     out_dir = Path(config.out_dir)
     dataset = _load_data(config, out_dir, log)
+    config = _settle_cnn_size(config, dataset, log)
     planned, weights, notes = _prepare_weights(config, plan_models(config), log)
     users = external.parse(config.external)
     checked = _check_external(users, dataset.class_names, log)
@@ -196,6 +198,21 @@ def _settle(config: RunConfig, cluster: Cluster | None):
     flags = cpu_description()["cpu_flags"]
     config = config.replace(precision=precision.resolve(config.precision, flags, settings.gpus))
     return config, settings
+
+
+def _settle_cnn_size(config: RunConfig, dataset: Dataset, log: Console) -> RunConfig:
+    """The CNNs' input size under `cnn_size_rule`. Settled before the identity, so the size
+    the models train at is in the run's config and fingerprint."""
+    if config.cnn_size_rule == "fixed":
+        return config
+    size = cnn_input_for(config.cnn_input_size, dataset.typical_side)
+    if size == config.cnn_input_size:
+        return config
+    log(
+        f"  the photos' typical side is {dataset.typical_side} px: the CNNs train at {size} px, "
+        f"not {config.cnn_input_size} (--cnn-size-rule fixed keeps {config.cnn_input_size})"
+    )
+    return config.replace(cnn_input_size=size)
 
 
 def _inference_batch_for(config: RunConfig, settings, log: Console) -> RunConfig:

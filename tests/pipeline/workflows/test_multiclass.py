@@ -60,6 +60,18 @@ def test_a_three_class_study_on_real_photos(cifar3_run):
     assert best > 0.6  # chance is a third
 
 
+def test_the_cnns_train_at_the_photos_own_size_and_the_run_records_it(cifar3_run):
+    """The default photo-size rule: 32x32 photos are not upscaled to the CNNs' 96 px."""
+    config = cifar3_run.manifest["config"]
+    assert config["cnn_size_rule"] == "photo-size" and config["cnn_input_size"] == 32
+    assert cifar3_run.manifest["dataset"]["typical_side"] == 32
+    sizes = {m: cifar3_run.model_record(m)["input_size"] for m in cifar3_run.model_names()}
+    assert sizes["cnn3"] == sizes["cnn4"] == [32, 32]
+    assert sizes["mobilenetv2_frozen"] == [96, 96]  # the MobileNetV2s keep their own size
+    again = RunConfig.from_dict(config)
+    assert again.fingerprint() == cifar3_run.manifest["config_fingerprint"]  # the settled size
+
+
 def test_a_ten_class_study_on_real_photos(cifar10_run):
     _check_records(cifar10_run, 10)
     counts = cifar10_run.manifest["dataset"]["counts"]
