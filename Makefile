@@ -7,7 +7,7 @@ SHARED_WEIGHTS := ../shared/weights/mobilenet_v2_1.0_160_no_top.weights.h5
 # The offline copy of the backbone when it is there, else Keras' ImageNet download.
 WEIGHTS ?= $(if $(wildcard $(SHARED_WEIGHTS)),$(SHARED_WEIGHTS),imagenet)
 
-.PHONY: setup lock package-test browser quick full analyze dashboard test test-fast lint bench bench-ray bench-load clean-cache
+.PHONY: setup lock package-test browser quick full analyze dashboard test test-fast lint bench bench-classes bench-ray bench-load clean-cache
 
 setup: $(VENV)/.installed
 
@@ -72,6 +72,11 @@ lint: setup
 bench: setup
 	$(BIN)/python -m pipeline bench --weights $(WEIGHTS)
 	$(BIN)/python -m dashboard.bench
+
+# The per-photo cost of ten classes against two, on the same CIFAR-10 photos.
+CIFAR ?= ../shared/datasets/CIFAR-10/train
+bench-classes: setup
+	$(BIN)/python -m pipeline bench-classes --data-dir $(CIFAR)
 
 # Ray: photo throughput with 1 and 2 workers; RUN=<full run id> adds the scale-out projection.
 bench-ray: setup

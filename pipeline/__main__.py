@@ -109,6 +109,13 @@ def _tool_commands(sub) -> None:
     bench.add_argument("--weights")
     bench.add_argument("--images", type=int, default=1920)
 
+    classes = sub.add_parser(
+        "bench-classes",
+        help="per-photo training, scoring and record-keeping cost of N classes against two",
+    )
+    classes.add_argument("--data-dir", required=True, help="a folder of 3 or more classes")
+    classes.add_argument("--images", type=int, default=256, help="photos per class")
+
     bench_ray = sub.add_parser(
         "bench-ray",
         help="photo throughput on a local Ray with 1 and 2 workers; with --run, a projection "
@@ -288,6 +295,13 @@ def _bench(args) -> int:
     return 0
 
 
+def _bench_classes(args) -> int:
+    from pipeline.workflows.bench_classes import main as bench_main
+
+    bench_main(args)
+    return 0
+
+
 def _bench_ray(args) -> int:
     from pipeline.distributed.ray_bench import main as bench_main
 
@@ -309,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "cache": _cache,
         "fetch-data": _fetch,
         "bench": _bench,
+        "bench-classes": _bench_classes,
         "bench-ray": _bench_ray,
     }
     try:

@@ -14,6 +14,7 @@ import numpy as np
 
 from pipeline.config import default_data_dir, make_config
 from pipeline.data.dataset import image_dataset, load_dataset
+from pipeline.data.photo_size import cnn_input_for
 from pipeline.environment import environment
 from pipeline.evaluation.evaluate import single_image_latency_ms
 from pipeline.modeling import features, models
@@ -70,7 +71,8 @@ def main(args) -> dict:
     dataset.train = dataset.train[: len(dataset.train) // config.batch_size * config.batch_size]
     print(f"{len(dataset.train)} training images from {data_dir}, batch {config.batch_size}")
 
-    size = config.cnn_input_size
+    size = cnn_input_for(config.cnn_input_size, dataset.typical_side)
+    config = config.replace(cnn_input_size=size)
     classes = len(dataset.class_names)
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
