@@ -140,11 +140,42 @@ def sweep_coordinates(table: pd.DataFrame, settings: list[str], metric: str) -> 
 CELL_TEXT_LIMIT = 20  # more classes than this: cell numbers on hover only
 
 
+def _cell_markers(
+    class_names: list[str], counts: np.ndarray, shares: np.ndarray, *, hover: str, height: int
+) -> go.Scatter:
+    """One invisible square marker on each cell of an N x N heatmap, to click and hover."""
+    n = len(class_names)
+    grid = [(t, p) for t in range(n) for p in range(n)]
+    return go.Scatter(
+        x=[class_names[p] for _, p in grid],
+        y=[class_names[t] for t, _ in grid],
+        mode="markers",
+        marker={"symbol": "square", "size": max(4, (height - 160) / n), "opacity": 0},
+        customdata=[[counts[t, p], shares[t, p]] for t, p in grid],
+        hovertemplate=hover,
+        name="cells",
+    )
+
+
+def clicked_cell(selection: dict | None, class_names: list[str]) -> tuple[int, int] | None:
+    """(true, predicted) class indices of the cell a click selected on a confusion heatmap."""
+    points = (selection or {}).get("points") or []
+    for point in points:
+        true, predicted = point.get("y"), point.get("x")
+        if true in class_names and predicted in class_names:
+            return class_names.index(true), class_names.index(predicted)
+    return None
+
+
 def confusion_heatmap(
     matrix: list[list[int]], class_names: list[str], normalized: bool, title: str
 ) -> go.Figure:
     """Counts (or shares of each true class) with rows the true class; two classes keep the
-    'pred X' / 'true X' labels, more get axis titles and hover-only numbers past 20."""
+    'pred X' / 'true X' labels, more get axis titles and hover-only numbers past 20.
+
+    More than two classes add a layer of invisible markers, one per cell, carrying the
+    hover text: Plotly selects points, not heatmap cells, so a click on a cell selects its
+    marker (`clicked_cell`)."""
     counts = np.asarray(matrix, dtype=float)
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
@@ -155,6 +186,10 @@ def confusion_heatmap(
         for i in range(n)
     ]
     two = n == 2
+    hover = (
+        "%{y}, %{x}" if two else "true %{y}, predicted %{x}"
+    ) + "<br>count %{customdata[0]:,.0f}<br>share of true class %{customdata[1]:.2%}<extra></extra>"
+    height = 320 if two else min(900, 160 + 22 * n)
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -165,21 +200,32 @@ def confusion_heatmap(
             colorscale="Blues",
             showscale=False,
             customdata=np.dstack([counts, shares]),
-            hovertemplate=("%{y}, %{x}" if two else "true %{y}, predicted %{x}")
-            + "<br>count %{customdata[0]:,.0f}<br>"
-            "share of true class %{customdata[1]:.2%}<extra></extra>",
+            hovertemplate=hover,
+            hoverinfo="skip" if not two else None,
         )
     )
+    if not two:
+        fig.add_trace(_cell_markers(class_names, counts, shares, hover=hover, height=height))
     fig.update_layout(
         title=title,
-        height=320 if two else min(900, 160 + 22 * n),
+        height=height,
         margin={"t": 50, "b": 10},
         yaxis={"autorange": "reversed"},
+        showlegend=False,
     )
     if not two:
         small = n > CELL_TEXT_LIMIT
-        fig.update_xaxes(title="predicted", type="category", showticklabels=not small)
-        fig.update_yaxes(title="true", type="category", showticklabels=not small)
+        # Fixed ranges: the markers would otherwise pad the axes past the cells' edges.
+        fig.update_xaxes(
+            title="predicted", type="category", showticklabels=not small, range=[-0.5, n - 0.5]
+        )
+        fig.update_yaxes(
+            title="true",
+            type="category",
+            showticklabels=not small,
+            range=[n - 0.5, -0.5],
+            autorange=False,
+        )
     return fig
 
 

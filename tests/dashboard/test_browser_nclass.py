@@ -61,3 +61,40 @@ def test_a_real_upload_shows_each_models_top_classes(nclass_server, page, cifar1
         for m in cifar10_run.model_names()
     ]
     assert nclass.vote(said).strip("*").split("**")[0] in text
+
+
+def _cell_centre(chart, true: int, predicted: int) -> tuple[float, float]:
+    """Where on the screen cell (true, predicted) of a Plotly heatmap is, by its own axes."""
+    chart.scroll_into_view_if_needed()
+    return tuple(
+        chart.evaluate(
+            """(gd, [row, col]) => {
+                const box = gd.getBoundingClientRect(), l = gd._fullLayout;
+                return [box.left + l.xaxis._offset + l.xaxis.l2p(col),
+                        box.top + l.yaxis._offset + l.yaxis.l2p(row)];
+            }""",
+            [true, predicted],
+        )
+    )
+
+
+def click_a_confusion_cell(page, server: str, run) -> None:  # noqa: F811
+    """A click on the first model's least-filled mistake cell lists that cell's photos."""
+    page.goto(f"{server}/{pages.url_path(pages.page('confusion'))}")
+    _wait_for(page, PLOT)
+    names, models = run.class_names, run.model_names()
+    matrix = run.confusion(models[0])["matrix"]
+    n = len(names)
+    count, true, predicted = min(
+        (matrix[i][j], i, j) for i in range(n) for j in range(n) if i != j and matrix[i][j]
+    )
+    answers = sum(run.confusion(m)["matrix"][true][predicted] for m in models)
+    x, y = _cell_centre(page.locator(".js-plotly-plot").first, true, predicted)
+    page.mouse.click(x, y)
+    caption = f"{answers:,} photo answer(s) of true {names[true]} predicted as {names[predicted]}."
+    page.get_by_text(caption).wait_for(timeout=60_000)
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_a_click_on_a_confusion_cell_lists_its_photos(nclass_server, page, cifar10_run):  # noqa: F811
+    click_a_confusion_cell(page, nclass_server, cifar10_run)

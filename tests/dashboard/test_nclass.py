@@ -206,3 +206,39 @@ def test_top_k_probabilities_come_from_the_stored_columns(nclass_runs):
     p = probabilities_of(frame, run.class_names)
     assert [c for c in frame.columns if c.startswith("p:")] == [f"p:{c}" for c in run.class_names]
     np.testing.assert_allclose(p.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def hundred_classes(tmp_path_factory):
+    """An artifacts folder whose latest run has 100 classes, two photos each."""
+    from tests.dashboard.synthetic import build_run
+
+    out = tmp_path_factory.mktemp("nclass100")
+    build_run(out, tuple(f"kind {i:03d}" for i in range(100)), "hundred", per_class=2)
+    return out
+
+
+def test_the_confusion_page_stays_usable_at_a_hundred_classes(hundred_classes, monkeypatch):
+    run = _run(hundred_classes)
+    at = open_app(hundred_classes, monkeypatch, "confusion")
+    assert not at.exception, at.exception
+    for name in run.model_names():
+        spec = _chart(at, f"cm_{name}")
+        heatmap, cells = spec["data"]
+        assert "texttemplate" not in heatmap  # no numbers in 10,000 cells: hover instead
+        assert len(cells["x"]) == len(cells["y"]) == 100 * 100  # one to click on each cell
+        assert spec["layout"]["height"] <= 900
+        assert spec["layout"]["xaxis"]["showticklabels"] is False
+        assert _heatmap(at, f"cm_{name}").tolist() == run.confusion(name)["matrix"]
+    assert "past 20 classes the cells carry no numbers" in " ".join(c.value for c in at.caption)
+
+
+def test_a_click_on_a_cell_names_its_true_and_predicted_class():
+    from dashboard.charts import clicked_cell
+
+    names = ["ant", "bee", 'café, "au lait"']
+    point = {"x": 'café, "au lait"', "y": "bee", "curve_number": 1, "point_index": 5}
+    assert clicked_cell({"points": [point]}, names) == (1, 2)
+    assert clicked_cell({"points": []}, names) is None
+    assert clicked_cell(None, names) is None
+    assert clicked_cell({"points": [{"x": "pred ant", "y": "true bee"}]}, names) is None

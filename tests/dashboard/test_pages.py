@@ -52,7 +52,7 @@ def _heatmap(at, key: str) -> np.ndarray:
     """The z values of the one heatmap in the chart whose widget key is `key`."""
     found = [c for c in at.get("plotly_chart") if c.key == key]
     assert len(found) == 1, [c.key for c in at.get("plotly_chart")]
-    (trace,) = json.loads(found[0].proto.spec)["data"]
+    (trace,) = [t for t in json.loads(found[0].proto.spec)["data"] if t["type"] == "heatmap"]
     return _values(trace["z"])
 
 
