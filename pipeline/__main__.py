@@ -30,6 +30,13 @@ def _training_commands(sub) -> None:
     train = sub.add_parser("train", help="train, evaluate and record the models")
     add_config_flags(train)
     train.add_argument("--fresh", action="store_true", help="start a new run instead of resuming")
+    train.add_argument(
+        "--repeats",
+        type=int,
+        metavar="K",
+        help="train K repeats with training seeds derived from --seed, the split fixed, and "
+        "say which differences beat seed noise (the same command resumes the group)",
+    )
     _no_wait(train)
     _ray(train)
 
@@ -159,10 +166,17 @@ def _say_cluster(cluster) -> None:
 def _train(args) -> int:
     from pipeline.workflows.study import train_study
 
-    config = _config_from(args, ("command", "profile", "fresh", "no_wait", "ray"))
+    config = _config_from(args, ("command", "profile", "fresh", "no_wait", "ray", "repeats"))
     with _cluster(args) as cluster:
         _say_cluster(cluster)
-        train_study(config, fresh=args.fresh, wait=not args.no_wait, cluster=cluster)
+        if args.repeats is not None:
+            from pipeline.workflows.repeats import run_repeats
+
+            if args.fresh:
+                raise PipelineError("--fresh and --repeats do not go together")
+            run_repeats(config, args.repeats, cluster=cluster, wait=not args.no_wait)
+        else:
+            train_study(config, fresh=args.fresh, wait=not args.no_wait, cluster=cluster)
     return 0
 
 
@@ -180,8 +194,12 @@ def _config_from(args, skip: tuple[str, ...]):
 def _sweep(args) -> int:
     from pipeline.workflows.sweep import parse_grid, run_sweep
 
-    base = _config_from(args, ("command", "profile", "grid", "no_wait", "ray"))
+    base = _config_from(args, ("command", "profile", "grid", "no_wait", "ray", "repeats"))
     grid = parse_grid(args.grid, base)
+    if args.repeats is not None:
+        if args.repeats < 2:
+            raise PipelineError(f"--repeats needs 2 or more (got {args.repeats})")
+        grid["repeat"] = list(range(args.repeats))  # each point, K times
     with _cluster(args) as cluster:
         _say_cluster(cluster)
         run_sweep(base, grid, cluster=cluster, wait=not args.no_wait)

@@ -7,6 +7,7 @@ Importing this module has no side effects.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,10 @@ class RunConfig:
     weights: str = "imagenet"
     # Seed of the split, the initialisation and the data order.
     seed: int = 1337
+    # Which repeat of the training this run is (`train --repeats K` makes repeats 0 to K-1):
+    # 0 trains with --seed itself, repeat k with a seed derived from --seed and k. The split
+    # is the same in every repeat; only the training randomness changes.
+    repeat: int = 0
     # Share of the photos kept for validation.
     val_fraction: float = 0.2
     # Tune without the validation photos: score this share of the training photos instead and
@@ -115,6 +120,14 @@ class RunConfig:
     imagenet_base_url: str = (
         "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
     )
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of initialisation, data order, dropout and augmentation."""
+        if self.repeat == 0:
+            return self.seed
+        digest = hashlib.sha256(f"repeat:{self.seed}:{self.repeat}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") % 2**31
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -220,6 +233,8 @@ def validate(config: RunConfig) -> None:
         raise ValueError("--frozen-mode must be 'features' or 'end-to-end'")
     if config.feature_views not in CHOICES["feature_views"]:
         raise ValueError("--feature-views must be 1 or 2")
+    if config.repeat < 0:
+        raise ValueError("--repeat must be 0 or more")
     if config.cnn_size_rule not in CHOICES["cnn_size_rule"]:
         raise ValueError("--cnn-size-rule must be 'photo-size' or 'fixed'")
     if config.cnn_width < 1:

@@ -37,10 +37,18 @@ _SKIP = (
 
 
 def _spatial_layers(model: keras.Model) -> list[keras.Layer]:
+    """Layers with a 4-D output from the first one with weights on: what comes before
+    (rescaling, augmentation) only passes the pixels on and has nothing to explain."""
+    found = _all_spatial(model)
+    first = next((i for i, layer in enumerate(found) if layer.weights), len(found))
+    return found[first:]
+
+
+def _all_spatial(model: keras.Model) -> list[keras.Layer]:
     found = []
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            found += _spatial_layers(layer)
+            found += _all_spatial(layer)
         elif not isinstance(layer, (*_SKIP, keras.layers.InputLayer)):
             shape = getattr(layer, "output", None)
             if shape is not None and len(layer.output.shape) == 4:

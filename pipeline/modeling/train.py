@@ -128,8 +128,8 @@ def train_val_data(config: RunConfig, dataset: Dataset, size: int, augment: bool
         dataset.train,
         shape,
         batch_size=config.batch_size,
-        shuffle_seed=config.seed,
-        augment=models.augmentation(config.seed) if augment else None,
+        shuffle_seed=config.training_seed,
+        augment=models.augmentation(config.training_seed) if augment else None,
     )
     val = image_dataset(dataset.root, dataset.val, shape, batch_size=config.batch_size)
     return train, val
@@ -187,7 +187,7 @@ def _fit_on_arrays(
     train_data = features.array_dataset(
         *train,
         batch,
-        seed=config.seed,
+        seed=config.training_seed,
         flip=flip,
         full_batches=full,
         other_view=other,
@@ -232,7 +232,7 @@ def train_cnn(
     Both CNNs share the caches of the decoded photos at their input size. The model
     returned computes in float32 whatever it trained in.
     """
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.training_seed)
     size = config.cnn_input_size
     start = time.perf_counter()
     batch = config.inference_batch_size
@@ -346,7 +346,7 @@ def train_frozen(
 
     With `with_cut`, the same pass also caches the activations fine-tuning needs.
     """
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.training_seed)
     model = models.build_mobilenetv2(
         config.mobilenet_input_size,
         weights,
@@ -423,7 +423,7 @@ def train_finetuned(
     outputs: checkpoint.EpochOutputs | None = None,
 ) -> Trained:
     """Continue from the frozen model with its last layers unfrozen, Adam at a tiny rate."""
-    keras.utils.set_random_seed(config.seed + 1)
+    keras.utils.set_random_seed(config.training_seed + 1)
     model = saved_models.load(frozen_model_path)
     model.name = "mobilenetv2_finetuned"
     unfrozen = models.unfreeze_top(model, config.finetune_layers)

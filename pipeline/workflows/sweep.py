@@ -88,22 +88,41 @@ def run_sweep(
     spread over its nodes, the sweep holding the artifacts folder's lock for them.
     """
     log = log or Console()
-    plan = points(base, grid)
     record_file = Path(base.out_dir) / SWEEPS / f"{sweep_id(base, grid)}.json"
-    record = {
-        "sweep_id": record_file.stem,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "grid": grid,
-        "base": base.to_dict(),
-        "runs": [],
-    }
+    log(f"Sweep {record_file.stem}: {len(points(base, grid))} run(s) over {', '.join(grid)}")
+    record = {"sweep_id": record_file.stem, "grid": grid}
+    record = run_grid(
+        base, grid, record_file=record_file, record=record, log=log, cluster=cluster, wait=wait
+    )
+    log(f"Sweep complete: {record_file}")
+    return record
+
+
+def run_grid(
+    base: RunConfig,
+    grid: dict[str, list],
+    *,
+    record_file: Path,
+    record: dict,
+    log: Console,
+    cluster: Cluster | None = None,
+    wait: bool = True,
+) -> dict:
+    """Train every point of `grid` not yet done, adding each finished run to `record`
+    (written to `record_file` as it goes); a sweep and a repeat group are both grids."""
+    plan = points(base, grid)
     done = _finished_points(record_file, Path(base.out_dir))
-    record["runs"] = list(done.values())
-    log(f"Sweep {record['sweep_id']}: {len(plan)} run(s) over {', '.join(grid)}")
+    earlier = _created(record_file)
+    record = {
+        **record,
+        "created": earlier or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "base": base.to_dict(),
+        "runs": list(done.values()),
+    }
     todo = []
     for number, (values, config) in enumerate(plan, 1):
         if _key(values) in done:
-            log(f"sweep run {number}/{len(plan)}: {values} already done")
+            log(f"run {number}/{len(plan)}: {values} already done")
         else:
             todo.append((number, values, config))
 
@@ -116,14 +135,23 @@ def run_sweep(
     else:
         with WriterLock(Path(base.out_dir), "sweep", wait, log=log):
             _run_on_ray(cluster, todo, len(plan), log=log, finished=finished)
-    log(f"Sweep complete: {record_file}")
+    order = {_key(values): i for i, (values, _) in enumerate(plan)}
+    record["runs"].sort(key=lambda r: order.get(_key(r["values"]), len(order)))
+    artifacts.write_json(record_file, record)
     return record
+
+
+def _created(record_file: Path) -> str | None:
+    try:
+        return json.loads(record_file.read_text()).get("created")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _run_here(todo, total: int, log: Console, finished, wait: bool) -> None:
 
     for number, values, config in todo:
-        log(f"sweep run {number}/{total}: {values}")
+        log(f"run {number}/{total}: {values}")
         finished(values, train_study(config, log, wait=wait).run_id)
 
 

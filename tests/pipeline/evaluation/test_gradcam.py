@@ -146,6 +146,16 @@ def test_models_without_a_spatial_layer_are_not_explainable():
     assert gradcam.explainable(flat_model()) and gradcam.explainable(nested_model())
 
 
+def test_rescaling_alone_is_not_a_layer_to_explain():
+    """A user's model that only rescales the pixels before pooling: nothing to explain
+    (its gradients would be of the input), so the analysis leaves it out, not crashes."""
+    inputs = keras.Input((8, 8, 3))
+    scaled = keras.layers.Rescaling(1 / 255)(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(scaled)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(pooled))
+    assert not gradcam.explainable(model)
+
+
 # --- N classes -------------------------------------------------------------------------
 
 
