@@ -318,22 +318,30 @@ def changed_photos(changed: pd.DataFrame, class_names: list[str]) -> pd.DataFram
 
 
 def comparison_table(result: dict) -> pd.DataFrame:
-    """One row per model both runs have: accuracies, difference, and the test's verdict."""
-    return pd.DataFrame(
-        [
+    """One row per model both runs have: both runs' accuracy on the photos they share, the
+    difference there and the paired test's verdict; then each run's whole-set accuracy and
+    photo count, apart (two sets of photos are not a difference to read)."""
+    rows = []
+    for r in result["models"]:
+        on = r.get("shared") or r  # no shared photo: the whole sets, unpaired
+        rows.append(
             {
                 "model": label(r["model"]),
-                "A": r["a"]["accuracy"],
-                "B": r["b"]["accuracy"],
+                "A": on["a"]["accuracy"],
+                "B": on["b"]["accuracy"],
                 "B − A (pts)": r["difference"] * 100,
+                "on": "shared photos" if "shared" in r else "each run's own photos",
                 "shared photos": r["shared_photos"],
                 "p": r["test"]["p_value"],
                 "verdict": "significant" if r["significant"] else "could be chance",
                 "test": r["test"]["method"],
+                "A, whole set": r["a"]["accuracy"],
+                "A photos": r["a"].get("n"),
+                "B, whole set": r["b"]["accuracy"],
+                "B photos": r["b"].get("n"),
             }
-            for r in result["models"]
-        ]
-    )
+        )
+    return pd.DataFrame(rows)
 
 
 def config_table(result: dict) -> pd.DataFrame:

@@ -29,12 +29,21 @@ if not result["models"]:
     st.warning("These runs have no model in common.")
     st.stop()
 
-formats = {"A": "{:.2%}", "B": "{:.2%}", "B − A (pts)": "{:+.2f}", "p": "{:.3g}"}
+formats = {
+    "A": "{:.2%}",
+    "B": "{:.2%}",
+    "B − A (pts)": "{:+.2f}",
+    "p": "{:.3g}",
+    "A, whole set": "{:.2%}",
+    "B, whole set": "{:.2%}",
+}
 widgets.table(tables.comparison_table(result), formats, "compare_table")
 st.caption(
-    "Runs with the same seed share their validation photos (same path and content), so a "
-    "paired McNemar test applies to the photos both scored; without shared photos only an "
-    "unpaired two-proportion test does, and the table says so."
+    "A, B and B − A are on the validation photos both runs scored (same path and content), "
+    "the photos the paired McNemar test is on; each run's accuracy on its whole validation "
+    "set is in the last columns, apart, since two sets of photos differ by more than the "
+    "models. Runs that share no photo get the whole sets and an unpaired two-proportion "
+    "test, and the table says so."
 )
 for r in result["models"]:
     if "warning" in r:

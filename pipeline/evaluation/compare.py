@@ -1,9 +1,11 @@
 """`python -m pipeline compare RUN_A RUN_B [RUN_C …]`: is run B better than run A?
 
-A pure function of two run records. For each model in both runs: accuracy with its
-95% interval in each, the difference, how many validation photos the runs share
-(same path and same content), and a paired McNemar test on those shared photos;
-when they share none, an unpaired two-proportion test with a warning. Then only
+A pure function of two run records. For each model in both runs: how many validation
+photos the runs share (same path and same content), both runs' accuracy on those shared
+photos, their difference and a paired McNemar test on them; beside that, each run's
+accuracy on its whole validation set, with its 95% interval, labelled as such (two sets of
+photos, so not a difference to read). When they share no photo, the whole-set accuracies,
+their difference and an unpaired two-proportion test, with a warning. Then only
 the settings that differ, and the photos added, removed, edited or excluded.
 
 Runs of any number of classes compare the same way (on the predicted and label
@@ -62,7 +64,15 @@ def compare_model(a: artifacts.Run, b: artifacts.Run, name: str) -> dict:
     differ = label_maps_differ(a, b)
     shared = left.iloc[:0] if differ else left.merge(right, on=keys, suffixes=("_a", "_b"))
     row = {"model": name, "a": _accuracy(left), "b": _accuracy(right), "shared_photos": len(shared)}
-    row["difference"] = row["b"]["accuracy"] - row["a"]["accuracy"]
+    if len(shared):  # the difference, like the paired test, on the photos both runs scored
+        on_a = _accuracy(shared.assign(correct=shared.correct_a))
+        on_b = _accuracy(shared.assign(correct=shared.correct_b))
+        row["shared"] = {"a": on_a, "b": on_b}
+        row["difference"] = on_b["accuracy"] - on_a["accuracy"]
+        row["difference_on"] = f"the {len(shared):,} shared photos"
+    else:
+        row["difference"] = row["b"]["accuracy"] - row["a"]["accuracy"]
+        row["difference_on"] = "each run's own photos (unpaired)"
     if differ:
         z, p = stats.two_proportion_test(
             int(left.correct.sum()), len(left), int(right.correct.sum()), n_b=len(right)
@@ -159,16 +169,26 @@ def as_table(result: dict) -> str:
     lines = [f"A = {result['a']}", f"B = {result['b']}", ""]
     if result.get("label_maps_differ"):
         lines[-1:] = [f"warning: {result['message']}", ""]
-    header = f"{'model':<24}{'A':>9}{'B':>9}{'B-A (pts)':>11}{'shared':>8}  test"
+    header = (
+        f"{'model':<24}{'A':>9}{'B':>9}{'B-A (pts)':>11}{'shared':>8}  test"
+        "   (A, B and B-A on the shared photos)"
+    )
     lines += [header, "-" * len(header)]
     for row in result["models"]:
         test = row["test"]
         verdict = "significant" if row["significant"] else "not significant"
+        on = row.get("shared") or row
         lines.append(
-            f"{row['model']:<24}{_pct(row['a']['accuracy']):>9}{_pct(row['b']['accuracy']):>9}"
+            f"{row['model']:<24}{_pct(on['a']['accuracy']):>9}{_pct(on['b']['accuracy']):>9}"
             f"{row['difference'] * 100:>+11.2f}{row['shared_photos']:>8,}  "
             f"p = {test['p_value']:.3g} ({verdict}; {test['method']})"
         )
+        whole = [(side, row[side]) for side in ("a", "b")]
+        if "shared" in row and any(w["n"] != row["shared_photos"] for _, w in whole):
+            lines.append(
+                f"{'':<24}whole validation sets: "
+                + ", ".join(f"{s.upper()} {_pct(w['accuracy'])} of {w['n']:,}" for s, w in whole)
+            )
         if "warning" in row:
             lines.append(f"{'':<24}warning: {row['warning']}")
     for side in ("a", "b"):

@@ -189,4 +189,25 @@ def test_the_comparison_table_states_the_difference_in_points_and_the_verdict():
     }
     (row,) = tables.comparison_table(result).to_dict("records")
     assert row["B − A (pts)"] == pytest.approx(5.0) and row["verdict"] == "significant"
+    assert row["on"] == "each run's own photos"
     assert tables.config_table(result).values.tolist() == [["cnn_epochs", "8", "16"]]
+
+
+def test_the_comparison_table_reads_accuracies_on_the_shared_photos_apart_from_the_whole_sets():
+    """A full run (4,627 photos) against a quick one (586): A and B on the 586 both scored,
+    and each whole set's accuracy apart, labelled."""
+    test = {"method": "McNemar (exact) on 586 shared photos", "p_value": 0.4}
+    shared = {"a": {"accuracy": 0.9812, "n": 586}, "b": {"accuracy": 0.9795, "n": 586}}
+    result = {
+        "models": [
+            {"model": "mobilenetv2_frozen", "shared": shared, "shared_photos": 586}
+            | {"a": {"accuracy": 0.9829, "n": 4627}, "b": {"accuracy": 0.9795, "n": 586}}
+            | {"difference": 0.9795 - 0.9812, "test": test, "significant": False}
+        ],
+        "config": {},
+    }
+    (row,) = tables.comparison_table(result).to_dict("records")
+    assert (row["A"], row["B"], row["on"]) == (0.9812, 0.9795, "shared photos")
+    assert row["B − A (pts)"] == pytest.approx(-0.17)
+    assert (row["A, whole set"], row["A photos"]) == (0.9829, 4627)
+    assert (row["B, whole set"], row["B photos"]) == (0.9795, 586)

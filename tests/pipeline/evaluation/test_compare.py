@@ -55,15 +55,19 @@ def test_compare_reports_shared_photos_a_paired_test_and_the_excluded_photos(
     b_right = (b_file.predicted == b_file.label).set_axis(b_file.path)
     assert row["a"]["accuracy"] == pytest.approx(a_right.mean(), abs=1e-12)
     assert row["b"]["accuracy"] == pytest.approx(b_right.mean(), abs=1e-12)
-    assert row["difference"] == pytest.approx(b_right.mean() - a_right.mean(), abs=1e-12)
     # ... which the runs' own evaluation recorded too.
     assert row["a"]["accuracy"] == pytest.approx(
         real_run.model_record("cnn3")["metrics"]["accuracy"]
     )
     assert row["b"]["accuracy"] == pytest.approx(other.model_record("cnn3")["metrics"]["accuracy"])
-    # The paired test's counts, on the photos both runs scored.
+    # The difference and the paired test's counts, on the photos both runs scored: not
+    # whole-set accuracies over different photos.
     shared = a_right.index.intersection(b_right.index)
     a_on, b_on = a_right[shared], b_right[shared]
+    assert row["shared"]["a"]["accuracy"] == pytest.approx(a_on.mean(), abs=1e-12)
+    assert row["shared"]["b"]["accuracy"] == pytest.approx(b_on.mean(), abs=1e-12)
+    assert row["difference"] == pytest.approx(b_on.mean() - a_on.mean(), abs=1e-12)
+    assert row["difference_on"] == f"the {len(shared):,} shared photos"
     assert (row["test"]["a_only"], row["test"]["b_only"]) == (
         int((a_on & ~b_on).sum()),
         int((~a_on & b_on).sum()),
@@ -75,6 +79,10 @@ def test_compare_reports_shared_photos_a_paired_test_and_the_excluded_photos(
     assert set(result["config"]) == {"exclude_file", "models"}
     text = render([result], "table")
     assert "removed (10)" in text and "exclude_file" in text and "cnn3" in text
+    assert (
+        f"whole validation sets: A {a_right.mean():.2%} of {len(a_right):,}, "
+        f"B {b_right.mean():.2%} of {len(b_right):,}"
+    ) in text
     assert json.loads(render([result], "json"))["models"][0]["shared_photos"] == n_val - 10
 
 
