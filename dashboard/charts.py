@@ -101,6 +101,57 @@ def learning_curves(histories: dict[str, pd.DataFrame], metric: str, layout: str
     return fig
 
 
+def repeat_band(histories: list[pd.DataFrame], column: str) -> pd.DataFrame:
+    """Per epoch over a group's repeats: the mean of `column`, its lowest and highest."""
+    stacked = pd.concat([h[["epoch", column]] for h in histories if column in h])
+    return (
+        stacked.groupby("epoch")[column]
+        .agg(mean="mean", low="min", high="max", repeats="count")
+        .reset_index()
+    )
+
+
+def repeat_curves(histories: dict[str, list[pd.DataFrame]], metric: str) -> go.Figure:
+    """Each model's validation curve as the mean over the repeats, in a band from the lowest
+    to the highest repeat at each epoch."""
+    fig = go.Figure()
+    for name, frames in histories.items():
+        band = repeat_band(frames, f"val_{metric}")
+        tint = color(name)
+        fig.add_trace(
+            go.Scatter(
+                x=list(band.epoch) + list(band.epoch[::-1]),
+                y=list(band.high) + list(band.low[::-1]),
+                fill="toself",
+                fillcolor=tint,
+                opacity=0.18,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=band.epoch,
+                y=band["mean"],
+                mode="lines+markers",
+                line={"color": tint},
+                name=f"{label(name)} (mean of {len(frames)})",
+                customdata=band[["low", "high"]].to_numpy(),
+                hovertemplate="epoch %{x}: mean %{y:.4f}, repeats %{customdata[0]:.4f}"
+                " to %{customdata[1]:.4f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=450,
+        xaxis_title="epoch",
+        yaxis_title=f"validation {metric}",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 40},
+    )
+    return fig
+
+
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
 
@@ -254,6 +305,50 @@ def accuracy_intervals(per_model: dict[str, dict]) -> go.Figure:
         height=260,
         xaxis_title="validation accuracy (%) with 95% interval",
         yaxis={"autorange": "reversed"},
+        margin={"t": 20},
+    )
+    return fig
+
+
+def repeat_strips(models: dict[str, dict]) -> go.Figure:
+    """Each model's accuracy in every repeat (dots), and the mean with its 95% interval over
+    seeds and photos (a bar), one row per model."""
+    fig = go.Figure()
+    for name, s in models.items():
+        row = label(name)
+        fig.add_trace(
+            go.Scatter(
+                x=[100 * a for a in s["per_repeat"]],
+                y=[row] * len(s["per_repeat"]),
+                mode="markers",
+                marker={"size": 9, "color": color(name), "opacity": 0.55, "symbol": "circle"},
+                name=row,
+                customdata=list(range(len(s["per_repeat"]))),
+                hovertemplate=row + ", repeat %{customdata}: %{x:.2f}%<extra></extra>",
+                showlegend=False,
+            )
+        )
+        if s.get("low") is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[100 * s["mean"]],
+                    y=[row],
+                    mode="markers",
+                    marker={"size": 16, "color": color(name), "symbol": "line-ns-open"},
+                    error_x={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [100 * (s["high"] - s["mean"])],
+                        "arrayminus": [100 * (s["mean"] - s["low"])],
+                    },
+                    hovertemplate=row + ": mean %{x:.2f}%<extra></extra>",
+                    showlegend=False,
+                )
+            )
+    fig.update_layout(
+        height=120 + 45 * len(models),
+        xaxis_title="validation accuracy (%): each repeat, and the mean with its 95% interval",
+        yaxis={"autorange": "reversed", "type": "category"},
         margin={"t": 20},
     )
     return fig

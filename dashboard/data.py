@@ -18,6 +18,7 @@ from pipeline.evaluation.robustness import model_input
 from pipeline.modeling import saved_models
 from pipeline.store import artifacts
 from pipeline.store.runs import training_now
+from pipeline.workflows.repeats import group_of, wrong_table
 from pipeline.workflows.sweep import list_sweeps
 from pipeline.workflows.verify import verify_run
 
@@ -344,6 +345,33 @@ def sweeps(folder: str) -> list[dict]:
     """Every sweep record under the artifacts folder, newest first (re-read every 5 s)."""
 
     return list_sweeps(Path(folder))
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def repeat_group(folder: str, run_id: str) -> dict | None:
+    """The repeat group the run is part of, if any (re-read every 5 s)."""
+    return group_of(Path(folder), run_id)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def repeat_wrong_counts(folder: str, group: str) -> pd.DataFrame | None:
+    """Per photo, how many of the group's repeats each model got wrong."""
+    return wrong_table(Path(folder), group)
+
+
+def group_histories(folder: str, run_ids: list[str], names: list[str]) -> dict:
+    """model -> its history in each of the runs still there that hold it (a repeat group)."""
+    found: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
+    for run_id in run_ids:
+        path = str(Path(folder) / artifacts.RUNS / run_id)
+        for name in names:
+            try:
+                frame = history(path, name)
+            except (artifacts.ArtifactError, OSError, ValueError):
+                continue
+            if not frame.empty:
+                found[name].append(frame)
+    return {name: frames for name, frames in found.items() if frames}
 
 
 def sweep_runs(folder: str, sweep: dict) -> dict[str, artifacts.Run]:

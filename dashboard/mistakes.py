@@ -72,3 +72,26 @@ def photo_answers(picked: pd.DataFrame, names: list[str], classes: list[str]) ->
             "correct": [not row[f"wrong_{n}"] for n in names],
         }
     )
+
+
+# Filters of a repeat group's mistakes by how many repeats made them.
+REPEAT_FILTERS = ("any", "in every repeat (stable)", "in some repeats only (seed noise)")
+
+
+def with_repeat_counts(wrong: pd.DataFrame, counts: pd.DataFrame | None) -> pd.DataFrame:
+    """`wrong` (rows of path and model) with `wrong_in`: how many of the repeat group's
+    runs got that photo wrong with that model (`counts`: the group's wrong table)."""
+    if counts is None or wrong.empty:
+        return wrong.assign(wrong_in=np.nan)
+    models = [c for c in counts.columns if c not in ("path", "label")]
+    long = counts.melt(id_vars=["path"], value_vars=models, var_name="model", value_name="wrong_in")
+    return wrong.merge(long, on=["path", "model"], how="left")
+
+
+def by_repeats(wrong: pd.DataFrame, choice: str, repeats: int) -> pd.DataFrame:
+    """The mistakes of `choice` (one of REPEAT_FILTERS) in a group of `repeats` runs."""
+    if choice == REPEAT_FILTERS[1]:
+        return wrong[wrong.wrong_in == repeats]
+    if choice == REPEAT_FILTERS[2]:
+        return wrong[wrong.wrong_in < repeats]
+    return wrong

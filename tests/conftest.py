@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -24,6 +25,7 @@ REAL_DATA_FIXTURES = {
     "cifar_data",
     "cifar3_run",
     "cifar10_run",
+    "repeat_group",
 }
 
 
@@ -137,3 +139,28 @@ def real_run(tmp_path_factory):
         if recorded and all(recorded.get(k) == v for k, v in wanted.items()):
             return run
     return train_study(config)
+
+
+@pytest.fixture(scope="session")
+def repeat_group(tmp_path_factory):
+    """A real repeat group: 3 repeats of CNN-3 and the frozen MobileNetV2 on 60 real photos
+    per class; returns (artifacts folder, the group's record)."""
+    from pipeline.config import make_config
+    from pipeline.console import Console
+    from pipeline.workflows.repeats import run_repeats
+
+    out = tmp_path_factory.mktemp("repeat_group") / "artifacts"
+    config = make_config(
+        "quick",
+        data_dir=str(SHARED_DATA),
+        out_dir=str(out),
+        weights=str(SHARED_WEIGHTS),
+        models=("cnn3", "mobilenetv2_frozen"),
+        max_per_class=60,
+        cnn_input_size=32,
+        mobilenet_input_size=96,
+        cnn_epochs=2,
+        frozen_epochs=2,
+        robustness_photos=0,
+    )
+    return out, run_repeats(config, 3, Console(io.StringIO()))

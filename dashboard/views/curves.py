@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.settings import label
+from dashboard.settings import artifacts_dir, label
 
 st.title("Training curves")
 run = data.require_run(allow_training=True)
@@ -42,6 +42,19 @@ def curves() -> dict:
 
 
 histories = curves()
+group = data.repeat_group(str(artifacts_dir()), run.run_id)
+if group is not None and histories:
+    runs = group["summary"]["runs"]
+    if st.toggle(
+        f"The mean over the group's {len(runs)} repeats, in a band from lowest to highest",
+        key="curves_repeats",
+    ):
+        over = data.group_histories(str(artifacts_dir()), runs, list(histories))
+        st.plotly_chart(
+            charts.repeat_curves(over, metric),
+            width="stretch",
+            key="curves_repeat_chart",
+        )
 st.caption(
     "Dotted: training (with augmentation and dropout on), solid: validation. The fine-tuned "
     "MobileNetV2 continues the frozen model's epochs; the shaded band is its fine-tuning phase."

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import charts, data, mistakes, widgets
 from dashboard import classes as nclass
-from dashboard.settings import label, negative_name, p_of, p_positive
+from dashboard.settings import artifacts_dir, label, negative_name, p_of, p_positive
 from pipeline.store.predictions import is_binary, probabilities_of
 
 GALLERY_LIMIT = 40
@@ -16,6 +16,9 @@ run = data.require_run()
 classes = run.class_names
 two = is_binary(classes)
 names = run.model_names()
+group = data.repeat_group(str(artifacts_dir()), run.run_id)
+repeats = len(group["summary"]["runs"]) if group else 0
+counts = data.repeat_wrong_counts(str(artifacts_dir()), group["group_id"]) if group else None
 
 tab_gallery, tab_cross = st.tabs(["Gallery per model", "Across models"])
 
@@ -36,9 +39,13 @@ with tab_gallery:
         0.01,
         key="mis_conf",
     )
-    order = col4.selectbox(
-        "Sort", ["most confident first", "least confident first"], key="mis_sort"
-    )
+    sorts = ["most confident first", "least confident first"]
+    if repeats:
+        sorts.append("wrong in most repeats first")
+        repeat_filter = col4.selectbox(
+            f"Wrong in the {repeats} repeats", mistakes.REPEAT_FILTERS, key="mis_repeats"
+        )
+    order = col4.selectbox("Sort", sorts, key="mis_sort")
     tables = data.available(run, data.misclassified, chosen)
     frames = [t.assign(model=n) for n, t in tables.items()]
     wrong = pd.concat(frames) if frames else pd.DataFrame(columns=["label", "confidence"])
@@ -48,7 +55,18 @@ with tab_gallery:
         wrong = wrong[wrong.predicted == classes.index(predicted_class)]
     wrong = wrong[(wrong.confidence >= low) & (wrong.confidence <= high)]
     wrong = wrong.sort_values("confidence", ascending=order == "least confident first")
+    if repeats:
+        wrong = mistakes.by_repeats(
+            mistakes.with_repeat_counts(wrong, counts), repeat_filter, repeats
+        )
+        if order == sorts[-1]:
+            wrong = wrong.sort_values(["wrong_in", "confidence"], ascending=False)
     st.caption(f"{len(wrong):,} mistakes match; showing up to {GALLERY_LIMIT}.")
+    if repeats:
+        st.caption(
+            f"This run is one of {repeats} repeats: a photo wrong in every repeat is a stable "
+            "mistake of the model; one wrong in a few is seed noise."
+        )
     if not two:
         st.caption("Confidence: the model's probability of the class it predicted.")
     shown = wrong.head(GALLERY_LIMIT)
@@ -61,6 +79,8 @@ with tab_gallery:
                 f"{label(row.model)}: true {classes[int(row.label)]} → "
                 f"{classes[int(row.predicted)]} ({row.confidence:.0%})"
             )
+            if repeats and row.wrong_in == row.wrong_in:  # known for this model
+                caption += f"; wrong in {int(row.wrong_in)} of {repeats} repeats"
             if thumb is not None and thumb.is_file():
                 column.image(str(thumb), caption=caption, width="stretch")
             else:

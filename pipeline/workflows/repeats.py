@@ -144,3 +144,19 @@ def list_groups(out_dir: Path) -> list[dict]:
         except (OSError, ValueError):
             continue
     return sorted(records, key=lambda r: r.get("created", ""), reverse=True)
+
+
+def group_of(out_dir: Path, run_id: str) -> dict | None:
+    """The newest repeat group whose statistics include `run_id` (None: the run is alone)."""
+    for record in list_groups(out_dir):
+        if run_id in (record.get("summary") or {}).get("runs", []):
+            return record
+    return None
+
+
+def wrong_table(out_dir: Path, group: str) -> pd.DataFrame | None:
+    """Per validation photo, how many repeats each model got wrong (None: not written)."""
+    try:
+        return pd.read_csv(group_file(out_dir, group).with_suffix(".wrong.csv"))
+    except (OSError, ValueError):
+        return None
