@@ -18,7 +18,7 @@ from pipeline.evaluation.robustness import model_input
 from pipeline.modeling import saved_models
 from pipeline.store import artifacts
 from pipeline.store.runs import training_now
-from pipeline.workflows.repeats import group_of, wrong_table
+from pipeline.workflows.repeats import compare_groups, group_of, list_groups, wrong_table
 from pipeline.workflows.sweep import list_sweeps
 from pipeline.workflows.verify import verify_run
 
@@ -357,6 +357,18 @@ def repeat_group(folder: str, run_id: str) -> dict | None:
 def repeat_wrong_counts(folder: str, group: str) -> pd.DataFrame | None:
     """Per photo, how many of the group's repeats each model got wrong."""
     return wrong_table(Path(folder), group)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def repeat_groups(folder: str) -> list[dict]:
+    """Every repeat group with its statistics, newest first (re-read every 5 s)."""
+    return [g for g in list_groups(Path(folder)) if g.get("summary")]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def group_change(folder: str, a: dict, b: dict) -> dict:
+    """Group B against group A, model by model (`pipeline.workflows.repeats`)."""
+    return compare_groups(Path(folder), a, b)
 
 
 def group_histories(folder: str, run_ids: list[str], names: list[str]) -> dict:

@@ -86,7 +86,12 @@ def _run_commands(sub) -> None:
     verify.add_argument("--skip-models", action="store_true", help="do not load the models")
 
     compare = sub.add_parser("compare", help="compare runs: accuracy, paired tests, what differs")
-    compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more runs (ids or paths)")
+    compare.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="two or more runs (ids or paths), or two repeat groups (ids from train --repeats)",
+    )
     compare.add_argument("--out", dest="out_dir", default=str(DEFAULT_OUT))
     compare.add_argument("--format", choices=["table", "json"], default="table")
 
@@ -256,6 +261,8 @@ def _compare(args) -> int:
 
     if len(args.runs) < 2:
         raise PipelineError("compare needs two runs or more: the first is compared with each")
+    if _compare_groups(args):
+        return 0
     runs = [resolve_run(Path(args.out_dir), ref) for ref in args.runs]
     try:
         results = [compare_runs(runs[0], other) for other in runs[1:]]
@@ -263,6 +270,26 @@ def _compare(args) -> int:
         raise PipelineError(f"cannot compare these runs: {err}") from None
     print(render(results, args.format))
     return 0
+
+
+def _compare_groups(args) -> bool:
+    """`compare GROUP_A GROUP_B`: two repeat groups (`train --repeats`); False for runs."""
+    import json
+
+    from pipeline.workflows.repeats import compare_groups, describe_change, read_group
+
+    out = Path(args.out_dir)
+    groups = [read_group(out, ref) for ref in args.runs]
+    if not any(groups):
+        return False
+    if not all(groups) or len(groups) != 2:
+        raise PipelineError("compare takes two repeat groups, or runs only, not a mix")
+    try:
+        result = compare_groups(out, groups[0], groups[1])
+    except (artifacts_error(), OSError, KeyError) as err:
+        raise PipelineError(f"cannot compare these groups: {err}") from None
+    print(json.dumps(result, indent=2) if args.format == "json" else describe_change(result))
+    return True
 
 
 def artifacts_error():

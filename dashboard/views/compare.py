@@ -7,8 +7,70 @@ from dashboard import charts, data, tables, widgets
 from dashboard.settings import artifacts_dir, label
 from pipeline.store.predictions import is_binary
 
+
+def compare_groups(groups: list[dict]) -> None:
+    """Two repeat groups: does B's setting beat A's, model by model, beyond seed noise?"""
+
+    def named(g: dict) -> str:
+        models = ", ".join(label(m) for m in g["summary"]["models"])
+        return f"{g['group_id']}: {len(g['summary']['runs'])} repeats of {models}"
+
+    by_id = {g["group_id"]: g for g in groups}
+    left, right = st.columns(2)
+    a = left.selectbox("Group A", list(by_id), index=1, format_func=lambda i: named(by_id[i]))
+    b = right.selectbox("Group B", list(by_id), index=0, format_func=lambda i: named(by_id[i]))
+    if a == b:
+        st.info("Pick two different groups.")
+        return
+    result = data.group_change(str(artifacts_dir()), by_id[a], by_id[b])
+    for change in result["models"]:
+        st.markdown(
+            ("**Real.** " if change["beyond_noise"] else "**Not shown.** ") + change["verdict"]
+        )
+    table = pd.DataFrame(
+        [
+            {
+                "model": c["model"],
+                "A mean": c["mean_a"],
+                "B mean": c["mean_b"],
+                "B − A (pts)": 100 * c["difference"],
+                "95% low (pts)": None if c["low"] is None else 100 * c["low"],
+                "95% high (pts)": None if c["high"] is None else 100 * c["high"],
+                "repeats A / B": f"{c['repeats_a']} / {c['repeats_b']}",
+                "Welch p": c["welch_p"],
+                "beyond seed noise": c["beyond_noise"],
+            }
+            for c in result["models"]
+        ]
+    )
+    points = "{:+.2f}"
+    formats = {"A mean": "{:.2%}", "B mean": "{:.2%}", "B − A (pts)": points}
+    formats |= {"95% low (pts)": points, "95% high (pts)": points, "Welch p": "{:.2g}"}
+    widgets.table(table, formats, "group_change")
+    st.caption(
+        f"On the {result['photos']:,} validation photos both groups scored. The interval "
+        "counts each group's seed spread and the photos (pipeline/evaluation/repeats.py); "
+        "Welch's t test compares the groups' per-repeat accuracies."
+    )
+    st.subheader("What differs between the groups")
+    st.dataframe(
+        pd.DataFrame(
+            [(k, str(va), str(vb)) for k, (va, vb) in result["config"].items()],
+            columns=["setting", "A", "B"],
+        ),
+        hide_index=True,
+        key="group_config",
+    )
+
+
 st.title("Compare runs")
 data.require_run()  # the usual guidance when the folder has no run yet
+groups = data.repeat_groups(str(artifacts_dir()))
+if len(groups) >= 2:
+    what = st.radio("Compare", ["two runs", "two repeat groups"], horizontal=True, key="cmp_of")
+    if what == "two repeat groups":
+        compare_groups(groups)
+        st.stop()
 runs = data.run_paths(str(artifacts_dir()))
 complete = [(p, name) for p, name in runs if data.run_at(p).complete]
 if len(complete) < 2:

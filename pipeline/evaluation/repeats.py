@@ -145,7 +145,7 @@ def pair(model_a: str, model_b: str, *, a: np.ndarray, b: np.ndarray) -> PairOve
 
 
 def _t_p(per_repeat: np.ndarray) -> float:
-    if np.std(per_repeat) == 0:  # every repeat the same non-zero difference
+    if np.ptp(per_repeat) == 0:  # every repeat the same non-zero difference
         return 0.0
     return float(sps.ttest_1samp(per_repeat, 0.0).pvalue)
 
@@ -177,6 +177,95 @@ def _words(a: str, b: str, d: Spread, *, beyond: bool, wins: tuple[int, int]) ->
 def pairs(correct: dict[str, np.ndarray]) -> list[PairOverRepeats]:
     """Every pair of models of a repeat group, in the order given."""
     return [pair(x, y, a=correct[x], b=correct[y]) for x, y in itertools.combinations(correct, 2)]
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    """One model in two repeat groups (a setting changed): B - A on the photos both share."""
+
+    model: str
+    mean_a: float
+    mean_b: float
+    difference: float
+    low: float | None
+    high: float | None
+    repeats_a: int
+    repeats_b: int
+    photos: int
+    welch_p: float | None  # Welch's t test of the two groups' per-repeat accuracies
+    beyond_noise: bool
+    verdict: str
+
+
+def _mean_squares(cells: np.ndarray) -> tuple[float, float]:
+    """(MS of the repeats, MS of what is left) of a (K, n) table."""
+    k, n = cells.shape
+    rows, cols = cells.mean(axis=1), cells.mean(axis=0)
+    ms_seed = n * float(np.var(rows, ddof=1)) if k > 1 else 0.0
+    rest = cells - rows[:, None] - cols[None, :] + cells.mean()
+    ms_rest = float(np.sum(rest**2)) / ((k - 1) * (n - 1)) if k > 1 and n > 1 else 0.0
+    return ms_seed, ms_rest
+
+
+def between_groups(model: str, a: np.ndarray, b: np.ndarray) -> GroupChange:
+    """Whether group B's recipe beats group A's for `model`, beyond seed and photo noise.
+
+    `a` (K_a, n) and `b` (K_b, n): 0/1 correctness on the same n photos; the seeds of the
+    two groups are independent. var(B - A) = sum over the groups of (MS_seed - MS_rest) /
+    (K n), each group's seed variance, plus the variance over photos of each photo's
+    difference in mean correctness, / n; Satterthwaite's degrees of freedom."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError("both groups must be scored on the same photos")
+    (ka, n), kb = a.shape, b.shape[0]
+    per_a, per_b = a.mean(axis=1), b.mean(axis=1)
+    difference = float(per_b.mean() - per_a.mean())
+    low = high = welch = None
+    if ka >= 2 and kb >= 2:
+        terms = []
+        for cells, k in ((a, ka), (b, kb)):
+            ms_seed, ms_rest = _mean_squares(cells)
+            terms += [(ms_seed / (k * n), k - 1), (-ms_rest / (k * n), (k - 1) * (n - 1))]
+        photo = float(np.var(b.mean(axis=0) - a.mean(axis=0), ddof=1)) / n if n > 1 else 0.0
+        terms.append((photo, max(n - 1, 1)))
+        total = sum(v for v, _ in terms)
+        half = 0.0
+        if total > 0:
+            df = total**2 / sum(v**2 / d for v, d in terms if v)
+            half = float(sps.t.ppf(0.5 + LEVEL / 2, df)) * math.sqrt(total)
+        low, high = difference - half, difference + half
+        same = np.ptp(per_a) == 0 and np.ptp(per_b) == 0
+        welch = None if same else float(sps.ttest_ind(per_b, per_a, equal_var=False).pvalue)
+    beyond = low is not None and (low > 0 or high < 0)
+    return GroupChange(
+        model=model,
+        mean_a=float(per_a.mean()),
+        mean_b=float(per_b.mean()),
+        difference=difference,
+        low=low,
+        high=high,
+        repeats_a=ka,
+        repeats_b=kb,
+        photos=n,
+        welch_p=welch,
+        beyond_noise=beyond,
+        verdict=_change_words(model, difference, (low, high), beyond=beyond, k=(ka, kb)),
+    )
+
+
+def _change_words(
+    model: str, d: float, interval: tuple, *, beyond: bool, k: tuple[int, int]
+) -> str:
+    """E.g. "CNN-4: B beats A by +0.80 points (3 vs 3 repeats), 95% interval [+0.20,
+    +1.40]: beyond seed and photo noise." """
+    who = "B beats A" if d > 0 else ("A beats B" if d < 0 else "A and B tie")
+    text = f"{model}: {who} by {100 * abs(d):.2f} points ({k[0]} vs {k[1]} repeats)"
+    if interval[0] is None:
+        return text + ": each group needs 2 repeats or more for an interval."
+    text += f", {LEVEL:.0%} interval of B - A [{_points(interval[0])}, {_points(interval[1])}]"
+    if beyond:
+        return text + ": beyond seed and photo noise."
+    return text + ": within seed and photo noise, so the change is not shown to matter."
 
 
 def wrong_counts(correct: np.ndarray) -> np.ndarray:

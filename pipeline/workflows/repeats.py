@@ -160,3 +160,59 @@ def wrong_table(out_dir: Path, group: str) -> pd.DataFrame | None:
         return pd.read_csv(group_file(out_dir, group).with_suffix(".wrong.csv"))
     except (OSError, ValueError):
         return None
+
+
+def read_group(out_dir: Path, ref: str) -> dict | None:
+    """The group record named by id (or by its file's path); None when `ref` names none."""
+    for file in (Path(ref), group_file(out_dir, ref)):
+        if file.suffix == ".json" and file.is_file():
+            try:
+                record = json.loads(file.read_text())
+            except (OSError, ValueError):
+                return None
+            return record if "summary" in record else None
+    return None
+
+
+def group_runs(out_dir: Path, record: dict) -> list[artifacts.Run]:
+    return [
+        artifacts.read_run(Path(out_dir) / artifacts.RUNS / r) for r in record["summary"]["runs"]
+    ]
+
+
+def compare_groups(out_dir: Path, a: dict, b: dict) -> dict:
+    """Each model of both repeat groups: does group B's setting beat group A's beyond seed
+    and photo noise, on the validation photos both groups scored?"""
+    photos_a, correct_a = correctness(group_runs(out_dir, a))
+    photos_b, correct_b = correctness(group_runs(out_dir, b))
+    shared = sorted(set(photos_a.path) & set(photos_b.path))
+    if not shared:
+        raise PipelineError("the two groups share no validation photo: nothing to pair")
+    at_a = photos_a.reset_index().set_index("path").loc[shared, "index"].to_numpy()
+    at_b = photos_b.reset_index().set_index("path").loc[shared, "index"].to_numpy()
+    changes = [
+        repeats.between_groups(label(m), correct_a[m][:, at_a], correct_b[m][:, at_b])
+        for m in correct_a
+        if m in correct_b
+    ]
+    base_a, base_b = a.get("base", {}), b.get("base", {})
+    return {
+        "a": a["group_id"],
+        "b": b["group_id"],
+        "photos": len(shared),
+        "models": [repeats.as_dict(c) for c in changes],
+        "config": {
+            key: [base_a.get(key), base_b.get(key)]
+            for key in sorted(set(base_a) | set(base_b))
+            if base_a.get(key) != base_b.get(key) and key not in ("out_dir", "data_dir")
+        },
+    }
+
+
+def describe_change(result: dict) -> str:
+    lines = [f"A = repeat group {result['a']}", f"B = repeat group {result['b']}", ""]
+    lines += [f"on the {result['photos']:,} validation photos both groups scored:"]
+    lines += [f"  {m['verdict']}" for m in result["models"]]
+    lines += ["", "settings that differ (A -> B):"]
+    lines += [f"  {k}: {va!r} -> {vb!r}" for k, (va, vb) in result["config"].items()] or ["  none"]
+    return "\n".join(lines)

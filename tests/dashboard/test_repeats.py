@@ -87,3 +87,44 @@ def test_a_run_outside_any_group_says_how_to_make_repeats(nclass_runs, monkeypat
     at = open_app(nclass_runs[3], monkeypatch, "significance")
     assert not at.exception
     assert "python -m pipeline train --repeats 5" in _texts(at)
+
+
+@pytest.fixture(scope="module")
+def two_groups(repeat_group, tmp_path_factory):
+    """A copy of the repeat group's folder with a second group: the CNN trained 3 epochs."""
+    import io
+    import shutil
+
+    from pipeline.config import RunConfig
+    from pipeline.console import Console
+    from pipeline.workflows.repeats import run_repeats
+
+    out, record = repeat_group
+    copy = tmp_path_factory.mktemp("two_groups") / "artifacts"
+    shutil.copytree(out, copy, symlinks=True)
+    base = RunConfig.from_dict(record["base"]).replace(out_dir=str(copy), cnn_epochs=3)
+    return copy, record, run_repeats(base, 2, Console(io.StringIO()))
+
+
+def test_compare_runs_compares_two_repeat_groups(two_groups, monkeypatch):
+    out, first, second = two_groups
+    at = open_app(out, monkeypatch, "compare")
+    at.radio(key="cmp_of").set_value("two repeat groups").run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "Welch p" in d.value.columns)
+    row = table.set_index("model").loc[label("cnn3")]
+    # Group A is the older group, B the newer: B − A of the means on the same photos.
+    means = (
+        first["summary"]["models"]["cnn3"]["mean"],
+        second["summary"]["models"]["cnn3"]["mean"],
+    )
+    assert (row["A mean"], row["B mean"]) == pytest.approx(means)
+    assert row["B − A (pts)"] == pytest.approx(100 * (means[1] - means[0]))
+    assert row["repeats A / B"] == "3 / 2"
+    config = next(d.value for d in at.dataframe if "setting" in d.value.columns)
+    assert config.values.tolist() == [["cnn_epochs", "2", "3"]]
+    from pipeline.workflows.repeats import compare_groups
+
+    expected = compare_groups(out, first, second)["models"]
+    said = " ".join(m.value for m in at.markdown)
+    assert all(c["verdict"] in said for c in expected)

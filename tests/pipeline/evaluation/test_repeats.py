@@ -113,3 +113,26 @@ def test_the_interval_covers_a_known_difference_95_percent_of_the_time():
         d = repeats.pair("A", "B", a=a, b=b).difference
         covered += d.low <= truth <= d.high
     assert 0.93 <= covered / GROUPS <= 0.97, covered
+
+
+def test_two_groups_without_randomness_differ_by_their_photos_only():
+    one = np.array([1, 1, 0, 1, 0, 1, 1, 1, 0, 1])
+    other = np.array([1, 1, 1, 1, 0, 1, 1, 1, 0, 1])  # one more photo right
+    found = repeats.between_groups("CNN-4", np.tile(one, (3, 1)), np.tile(other, (3, 1)))
+    assert found.difference == pytest.approx(0.1) and found.welch_p is None
+    d = other - one  # the photos' differences: the only noise left
+    half = sps.t.ppf(0.975, 9) * np.std(d, ddof=1) / math.sqrt(10)
+    assert (found.low, found.high) == pytest.approx((0.1 - half, 0.1 + half))
+    assert found.verdict.startswith("CNN-4: B beats A by 10.00 points (3 vs 3 repeats), 95%")
+
+
+def test_a_change_between_groups_is_covered_95_percent_of_the_time():
+    rng = np.random.default_rng(2028)
+    truth = _true_accuracy(1.8) - _true_accuracy(1.6)
+    covered = 0
+    for _ in range(GROUPS):
+        photos = rng.normal(0, DIFFICULTY, N)
+        a, b = _simulate(rng, 1.6, photos)[:3], _simulate(rng, 1.8, photos)
+        found = repeats.between_groups("m", a, b)
+        covered += found.low <= truth <= found.high
+    assert 0.93 <= covered / GROUPS <= 0.97, covered

@@ -117,3 +117,44 @@ def test_the_same_command_resumes_and_a_larger_k_adds_only_the_new_repeat(group)
     record = _record(out)
     assert [e["values"]["repeat"] for e in record["runs"]] == [0, 1, 2, 3]
     assert len(record["summary"]["runs"]) == 4
+
+
+def test_compare_of_two_groups_says_whether_a_setting_beats_seed_noise(group):
+    out, common, _ = group
+    _train([*common, "--cnn-epochs", "2", "--repeats", "2"])
+    first, second = sorted(
+        (json.loads(f.read_text()) for f in (out / REPEATS).glob("*.json")),
+        key=lambda r: r["created"],
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "compare", first["group_id"], second["group_id"]]
+        + ["--out", str(out), "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["config"] == {"cnn_epochs": [1, 2]}
+    changes = {m["model"]: m for m in result["models"]}
+    k_a = len(first["summary"]["runs"])
+    mine = changes["mine"]  # the same fixed model in both groups: no change, no noise
+    assert mine["difference"] == 0 and mine["low"] == mine["high"] == 0
+    assert not mine["beyond_noise"]
+    assert mine["verdict"].startswith(f"mine: A and B tie by 0.00 points ({k_a} vs 2 repeats)")
+    cnn = changes["CNN-3"]
+    expected = (
+        second["summary"]["models"]["cnn3"]["mean"] - first["summary"]["models"]["cnn3"]["mean"]
+    )
+    assert cnn["difference"] == pytest.approx(expected)  # both groups scored the same photos
+    assert cnn["low"] <= cnn["difference"] <= cnn["high"]
+    text = subprocess.run(
+        [sys.executable, "-m", "pipeline", "compare", first["group_id"], second["group_id"]]
+        + ["--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert cnn["verdict"] in text and "cnn_epochs: 1 -> 2" in text
