@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as sps
 
 from pipeline.evaluation import repeats
+from tests.pipeline.evaluation import simulated_groups
 
 
 def test_repeats_without_randomness_have_no_seed_spread():
@@ -75,22 +76,9 @@ def test_wrong_counts_per_photo():
     assert repeats.wrong_counts(correct).tolist() == [0, 3, 1, 1]
 
 
-# Simulated repeat groups: photo difficulty d ~ N(0, 1.5^2) drawn afresh per group, a seed
-# effect u ~ N(0, SEED^2) per repeat, each answer right with P = sigmoid(ability + u - d).
-# The true accuracy is E[sigmoid(N(ability, SEED^2 + 1.5^2))], by Gauss-Hermite quadrature.
-DIFFICULTY, SEED, GROUPS, K, N = 1.5, 0.25, 1000, 5, 400
-
-
-def _true_accuracy(ability: float) -> float:
-    x, w = np.polynomial.hermite_e.hermegauss(80)
-    scale = math.sqrt(SEED**2 + DIFFICULTY**2)
-    return float(np.sum(w / (1 + np.exp(-(ability + scale * x)))) / np.sqrt(2 * np.pi))
-
-
-def _simulate(rng, ability: float, difficulty: np.ndarray) -> np.ndarray:
-    seed = rng.normal(0, SEED, (K, 1))
-    p = 1 / (1 + np.exp(-(ability + seed - difficulty[None, :])))
-    return rng.random(p.shape) < p
+# Simulated groups with a known answer (tests/pipeline/evaluation/simulated_groups.py).
+DIFFICULTY, GROUPS, N = simulated_groups.DIFFICULTY, simulated_groups.GROUPS, simulated_groups.N
+_true_accuracy, _simulate = simulated_groups.true_accuracy, simulated_groups.simulate
 
 
 def test_the_interval_covers_a_known_accuracy_95_percent_of_the_time():
