@@ -79,17 +79,18 @@ def _combined(cells: np.ndarray) -> tuple[float, float | None, float | None]:
 
 
 def spread(correct: np.ndarray) -> Spread:
-    """A model's accuracy over repeats: `correct` is (K repeats, n photos) of 0/1."""
-    correct = np.asarray(correct, dtype=float)
-    per_repeat = correct.mean(axis=1)
-    std, low, high = _combined(correct)
+    """A model's accuracy over repeats: `correct` is (K repeats, n photos) of 0/1 (or, for
+    a pair, of differences in correctness)."""
+    cells = np.asarray(correct, dtype=float)
+    per_repeat = cells.mean(axis=1)
+    std, low, high = _combined(cells)
     return Spread(
         mean=float(per_repeat.mean()),
         seed_std=std,
         low=low,
         high=high,
         repeats=len(per_repeat),
-        photos=correct.shape[1],
+        photos=cells.shape[1],
         per_repeat=[float(a) for a in per_repeat],
     )
 
@@ -115,17 +116,9 @@ def pair(model_a: str, model_b: str, *, a: np.ndarray, b: np.ndarray) -> PairOve
     b = np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError("both models need the same repeats on the same photos")
-    per_repeat = a.mean(axis=1) - b.mean(axis=1)
-    std, low, high = _combined(a - b)
-    difference = Spread(
-        mean=float(per_repeat.mean()),
-        seed_std=std,
-        low=low,
-        high=high,
-        repeats=len(per_repeat),
-        photos=a.shape[1],
-        per_repeat=[float(d) for d in per_repeat],
-    )
+    difference = spread(a - b)
+    per_repeat = np.array(difference.per_repeat)
+    std, low, high = difference.seed_std, difference.low, difference.high
     t_p = None
     if len(per_repeat) >= 2:
         t_p = 1.0 if std == 0 and difference.mean == 0 else _t_p(per_repeat)

@@ -25,7 +25,7 @@ from pipeline.evaluation import repeats
 from pipeline.hashing import json_sha256
 from pipeline.registry import MODELS
 from pipeline.store import artifacts
-from pipeline.workflows.sweep import run_grid
+from pipeline.workflows.sweep import read_records, run_grid
 
 REPEATS = "repeats"
 
@@ -136,14 +136,7 @@ def describe(summary: dict) -> list[str]:
 
 def list_groups(out_dir: Path) -> list[dict]:
     """Every repeat group's record under `out_dir`, newest first."""
-    folder = Path(out_dir) / REPEATS
-    records = []
-    for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            records.append(json.loads(file.read_text()))
-        except (OSError, ValueError):
-            continue
-    return sorted(records, key=lambda r: r.get("created", ""), reverse=True)
+    return read_records(Path(out_dir) / REPEATS)
 
 
 def group_of(out_dir: Path, run_id: str) -> dict | None:

@@ -211,7 +211,11 @@ def _finished_points(record_file: Path, out_dir: Path) -> dict[str, dict]:
 
 def list_sweeps(out_dir: Path) -> list[dict]:
     """Every sweep record under `out_dir`, newest first."""
-    folder = Path(out_dir) / SWEEPS
+    return read_records(Path(out_dir) / SWEEPS)
+
+
+def read_records(folder: Path) -> list[dict]:
+    """Every readable JSON record in `folder` (sweeps, repeat groups), newest first."""
     records = []
     for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
