@@ -93,3 +93,27 @@ def test_flip_averaging_and_max_pool_head_can_be_turned_off_on_the_command_line(
     saved = saved_models.load(run.model_path("cnn3"))
     assert flip_views.view_count(saved) == 1
     assert "global_max" not in {layer.name for layer in saved.layers}
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (("--repeats", "1"), "--repeats needs 2 or more (got 1)"),
+        (("--repeats", "3", "--fresh"), "--fresh and --repeats do not go together"),
+        (("--repeat", "-1"), "--repeat must be 0 or more"),
+    ],
+)
+def test_bad_repeat_options_are_reported(tmp_path, capsys, options, expected):
+    write_class_folder(tmp_path / "data", 6)
+    code, out = _train(capsys, tmp_path, "--models", "cnn3", *options)
+    assert code == 2 and expected in out.err and "Traceback" not in out.err
+    assert not (tmp_path / "art" / "runs").exists()
+
+
+def test_compare_of_a_group_and_a_run_is_refused(tmp_path, capsys):
+    import json
+
+    (tmp_path / "repeats").mkdir()
+    (tmp_path / "repeats" / "rabc.json").write_text(json.dumps({"summary": {"runs": []}}))
+    code, out = _run(capsys, "compare", "rabc", "latest", "--out", str(tmp_path))
+    assert code == 2 and "two repeat groups, or runs only, not a mix" in out.err

@@ -59,3 +59,26 @@ def test_a_two_by_two_sweep_makes_four_runs_resumes_and_shows(shared_data, tmp_p
     at.button(key="sweep_open").click().run()
     assert not at.exception
     assert at.selectbox(key="run_picker").value.endswith(pick)
+
+
+@pytest.mark.integration
+def test_sweep_repeats_trains_each_point_k_times_on_one_split(shared_data, tmp_path, capsys):
+    from pipeline.__main__ import main
+    from pipeline.config import RunConfig
+    from pipeline.store import artifacts
+
+    out = tmp_path / "art"
+    code = main(
+        ["sweep", "--profile", "quick", "--data-dir", str(shared_data), "--out", str(out)]
+        + ["--models", "cnn3", "--max-per-class", "30", "--cnn-input-size", "32"]
+        + ["--robustness-photos", "0", "--set", "cnn_epochs=1,2", "--repeats", "2"]
+    )
+    assert code == 0, capsys.readouterr().err
+    (record,) = list_sweeps(out)
+    assert [r["values"] for r in record["runs"]] == [
+        {"cnn_epochs": e, "repeat": k} for e in (1, 2) for k in (0, 1)
+    ]
+    runs = [artifacts.read_run(out / artifacts.RUNS / r["run_id"]) for r in record["runs"]]
+    seeds = [RunConfig.from_dict(r.manifest["config"]).training_seed for r in runs]
+    assert seeds[0] == seeds[2] != seeds[1] == seeds[3]  # repeat k: one seed at every point
+    assert all(r.split().equals(runs[0].split()) for r in runs)
