@@ -23,7 +23,7 @@ from pipeline.distributed.cluster import Cluster
 from pipeline.errors import PipelineError
 from pipeline.evaluation import repeats
 from pipeline.hashing import json_sha256
-from pipeline.registry import MODELS
+from pipeline.registry import spec
 from pipeline.store import artifacts
 from pipeline.workflows.sweep import read_records, run_grid
 
@@ -78,7 +78,7 @@ def _run_of(base: RunConfig, entry: dict) -> artifacts.Run:
 
 
 def label(name: str) -> str:
-    return MODELS[name].label if name in MODELS else name
+    return spec(name).label
 
 
 def correctness(runs: list[artifacts.Run]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -106,8 +106,7 @@ def summarize(runs: list[artifacts.Run]) -> tuple[dict, pd.DataFrame]:
         "photos": len(photos),
         "models": {m: repeats.as_dict(repeats.spread(c)) for m, c in correct.items()},
         "pairs": [
-            repeats.as_dict(p) | {"verdict": p.verdict}
-            for p in repeats.pairs({label(m): c for m, c in correct.items()})
+            repeats.as_dict(p) for p in repeats.pairs({label(m): c for m, c in correct.items()})
         ],
     }
     wrong = photos.assign(**{m: repeats.wrong_counts(c) for m, c in correct.items()})
