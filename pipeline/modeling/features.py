@@ -10,6 +10,7 @@ stays flat whatever the folder size.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,3 +291,24 @@ def array_dataset(
     if full_batches:
         ds = ds.filter(lambda images, labels: tf.shape(images)[0] == batch_size)
     return ds.prefetch(prefetch_depth()).with_options(dataset_options())
+
+
+def recorded_pooled(
+    cache_root: Path, store_names: list[str], hashes: list[str]
+) -> np.ndarray | None:
+    """The pooled features (plain view) of `hashes` from the stores a run recorded, one row
+    per hash; None when the run cached none (it trained no MobileNetV2 on cached features)
+    or the cache no longer holds every row (`cache --prune` of a run's store)."""
+    for name in store_names:
+        folder = Path(cache_root) / name
+        producer_file = folder / "producer.json"
+        if not name.startswith("pooled-") or not producer_file.is_file():
+            continue
+        producer = json.loads(producer_file.read_text())
+        if producer.pop("kind", None) != "pooled" or producer.get("view") != "plain":
+            continue
+        store = ShardStore(cache_root, "pooled", producer, specs={"pooled": ((), np.float32)})
+        if store.name != name or store.missing(hashes):
+            continue
+        return np.asarray(gather([(store, list(hashes))], "pooled"), dtype=np.float32)
+    return None

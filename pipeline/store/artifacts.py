@@ -13,6 +13,9 @@ nothing else builds a path into a run.
         analysis.json                  intervals, McNemar, agreement, ROC/PR, calibration,
                                        efficiency (see pipeline/analysis.py)
         suspects.csv                   photos every model confidently puts in the same other class
+        near_duplicates.json           near-duplicate photos by their pooled features: validation
+                                       photos with a near-twin in training (leaks), groups within
+                                       each side, every model's accuracy without the leaks
         robustness.json                accuracy under corruptions (pipeline/robustness.py)
         gradcam/<id>.npz               Grad-CAM maps of every model for a few photos
         tensorboard/<name>/            every epoch as TensorBoard events
@@ -51,6 +54,7 @@ ANALYSIS = "analysis.json"
 ROBUSTNESS = "robustness.json"
 RESIZE_GAP = "resize_gap.json"
 SUSPECTS = "suspects.csv"
+NEAR_DUPLICATES = "near_duplicates.json"
 GRADCAM = "gradcam"
 TENSORBOARD = "tensorboard"
 
@@ -249,6 +253,11 @@ class Run:
     def resize_gap(self) -> dict | None:
         """The run's resize_gap.json (every validation photo, both resize methods), if made."""
         path = self.path / RESIZE_GAP
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def near_duplicates(self) -> dict | None:
+        """The run's near_duplicates.json, or None (no MobileNetV2 features, or an older run)."""
+        path = self.path / NEAR_DUPLICATES
         return json.loads(path.read_text()) if path.is_file() else None
 
     def suspects(self) -> pd.DataFrame | None:

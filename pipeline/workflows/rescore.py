@@ -9,7 +9,7 @@ from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.data.dataset import Sample
 from pipeline.errors import PipelineError, plain_os_errors
-from pipeline.evaluation import analysis, evaluate, latency
+from pipeline.evaluation import analysis, evaluate, latency, leak_report
 from pipeline.evaluation.robustness import DEFAULT_PHOTOS, conditions
 from pipeline.evaluation.robustness_eval import evaluate_robustness, resize_gap_all, resize_gaps
 from pipeline.hashing import file_sha256
@@ -145,8 +145,9 @@ def analyze_unlocked(
 ) -> dict:
     """`analyze_run` for a caller that already holds the writer lock.
 
-    Always: significance, calibration, curves, suspects, and each model's latency
-    timed with repeats. With the photos at hand: Grad-CAM maps, and with
+    Always: significance, calibration, curves, suspects, each model's latency timed with
+    repeats, and near-duplicates when the run cached pooled features. With the photos at
+    hand: Grad-CAM maps, and with
     `robustness`, accuracy under corruptions (`pipeline.evaluation.robustness`).
     """
     names = run.model_names()
@@ -164,6 +165,7 @@ def analyze_unlocked(
     )
     root = data_dir or run.manifest["dataset"]["root"]
     if Path(root).is_dir():
+        _near_duplicates(run, root, log)
         progress = log.counter("Grad-CAM: models done", len(names))
         count = analysis.explain_photos(
             run,
@@ -179,11 +181,40 @@ def analyze_unlocked(
         if resize_gap:
             _resize_gap(run, root, loaded, log=log)
     else:
-        log(f"  Grad-CAM maps skipped: the photos are not at {root} (pass --data-dir)")
+        log(
+            f"  Grad-CAM maps and near-duplicates skipped: the photos are not at {root} "
+            "(pass --data-dir)"
+        )
     _say_resize_gaps(run, log)
     if run.manifest.get("schema_version", 1) >= 2:
         record_files(run)
     return result
+
+
+def _near_duplicates(run: artifacts.Run, root: str, log: Console) -> None:
+    total = len(run.split())
+    progress = log.counter("near-duplicates: photos read", total)
+    found = leak_report.review(run, _artifacts_dir(run) / artifacts.CACHE, root, progress=progress)
+    if found is None:
+        log(
+            "  near-duplicates: not looked for, the run has no MobileNetV2 features "
+            "(train with --models mobilenetv2_frozen to get them)"
+        )
+        return
+    leaks = found["leaks"]
+    log(
+        f"  near-duplicates: {leaks['count']:,} of {found['photos']['val']:,} validation "
+        "photo(s) have a near-duplicate in training; "
+        f"{found['within']['train']['groups']:,} group(s) within training, "
+        f"{found['within']['val']['groups']:,} within validation"
+    )
+    if leaks["count"]:
+        for name, scores in found["models"].items():
+            clean = scores["without_leaks"]
+            log(
+                f"    {name}: {scores['all']['accuracy']:.2%} on every validation photo, "
+                f"{clean['accuracy']:.2%} on the {clean['n']:,} without a leak"
+            )
 
 
 def _ray_explainer(cluster, run: artifacts.Run, root: str):
