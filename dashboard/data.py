@@ -250,6 +250,11 @@ def robustness(run: artifacts.Run) -> dict | None:
     return _stored_json(run, artifacts.ROBUSTNESS)
 
 
+def near_duplicates(run: artifacts.Run) -> dict | None:
+    """The run's near_duplicates.json, or None (no pooled features, or an older run)."""
+    return _stored_json(run, artifacts.NEAR_DUPLICATES)
+
+
 def resize_gap(run: artifacts.Run) -> dict | None:
     """The run's resize_gap.json (every validation photo), or None before it exists."""
     return _stored_json(run, artifacts.RESIZE_GAP)

@@ -41,6 +41,7 @@ _ROWS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("efficiency", "views/efficiency.py", "Efficiency frontier", ":material/speed:"),
         ("robustness", "views/robustness.py", "How robust is each model?", ":material/shield:"),
         ("suspects", "views/suspects.py", "Suspect labels", ":material/report:"),
+        ("leaks", "views/leaks.py", "Near-duplicates and leaks", ":material/content_copy:"),
     ),
     RUNS: (
         ("compare", "views/compare.py", "Compare runs", ":material/compare_arrows:"),

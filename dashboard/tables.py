@@ -86,11 +86,54 @@ def leaderboard(run: artifacts.Run) -> pd.DataFrame:
     return table.rename(columns=MACRO_COLUMNS)
 
 
+def _interval(scores: dict) -> str:
+    if not scores["n"]:
+        return "–"
+    low, high = scores["accuracy_ci95"]
+    return f"{low:.2%} – {high:.2%}"
+
+
+def leak_free_table(report: dict) -> pd.DataFrame:
+    """Per model: accuracy on every validation photo, without the leaks, and on the leaks."""
+    rows = []
+    for name, scores in report["models"].items():
+        every, clean, leaked = scores["all"], scores["without_leaks"], scores["leaks_only"]
+        rows.append(
+            {
+                "model": label(name),
+                f"all {every['n']:,} photos": every["accuracy"],
+                "95% interval": _interval(every),
+                f"without leaks ({clean['n']:,})": clean["accuracy"],
+                "95% interval ": _interval(clean),
+                f"on the leaks ({leaked['n']:,})": leaked["accuracy"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def with_leak_free_accuracy(board: pd.DataFrame, report: dict | None) -> pd.DataFrame:
+    """The leaderboard with each model's accuracy without the near-duplicate leaks beside
+    the headline, when the run has leaks."""
+    if not report or not report["leaks"]["count"]:
+        return board
+    by_label = {label(n): s["without_leaks"] for n, s in report["models"].items()}
+    board = board.copy()
+    at = board.columns.get_loc("95% interval") + 1
+    board.insert(at, "without leaks", [by_label.get(m, {}).get("accuracy") for m in board.model])
+    board.insert(
+        at + 1,
+        "95% interval (no leaks)",
+        [_interval(by_label[m]) if m in by_label else "–" for m in board.model],
+    )
+    return board
+
+
 def leaderboard_formats(table: pd.DataFrame) -> dict[str, str]:
     """LEADERBOARD_FORMATS for the columns the table has (N-class names included)."""
     formats = dict(LEADERBOARD_FORMATS)
     formats |= {new: formats[old] for old, new in MACRO_COLUMNS.items()}
     formats |= {c: "{:.2%}" for c in table.columns if str(c).startswith("top-")}
+    formats["without leaks"] = "{:.2%}"
     return {c: f for c, f in formats.items() if c in table.columns}
 
 

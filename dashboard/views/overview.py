@@ -16,9 +16,19 @@ st.title("Overview")
 run = data.require_run()
 manifest = run.manifest
 
-board = tables.leaderboard(run)
+near = data.near_duplicates(run)
+board = tables.with_leak_free_accuracy(tables.leaderboard(run), near)
 widgets.table(board, tables.leaderboard_formats(board), "leaderboard")
 n_val = tables.validation_count(manifest)
+if near is not None and near["leaks"]["count"]:
+    st.warning(
+        f"{near['leaks']['count']:,} validation photo(s) have a near-duplicate among the "
+        "training photos (re-encoded, resized or cropped copies): 'without leaks' scores the "
+        "others. See 'Near-duplicates and leaks'.",
+        icon=":material/content_copy:",
+    )
+elif near is not None:
+    st.caption("Checked: no validation photo has a near-duplicate among the training photos.")
 if manifest["dataset"].get("dev_fraction"):
     st.warning(
         f"A tuning run on a dev split: these accuracies are on {n_val:,} photos carved from the "

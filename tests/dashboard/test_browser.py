@@ -40,6 +40,7 @@ READY = {
     "efficiency": PLOT,
     "robustness": PLOT,
     "suspects": f"{ALERT}, [data-testid='stImage']",
+    "leaks": f"{ALERT}, [data-testid='stMetric']",
     "compare": f"{ALERT}, {PLOT}",
     "sweeps": f"{ALERT}, {PLOT}",
 }
