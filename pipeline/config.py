@@ -62,6 +62,9 @@ class RunConfig:
     max_per_class: int | None = None
     # File listing relative photo paths to leave out (a suspects CSV works).
     exclude_file: str | None = None
+    # Keep near-duplicate photos (re-encoded, resized, cropped copies: docs/data-review.md)
+    # on one side of the split, as identical photos are; off keeps results comparable.
+    dedupe_near: bool = False
     # Training batch size.
     batch_size: int = 64
     # Batch for feature extraction and evaluation only. MobileNetV2 at 224px on 2 cores: 16
@@ -152,6 +155,8 @@ class RunConfig:
         data.pop("out_dir")
         data.pop("data_dir")
         data.pop("robustness_photos")
+        if not data["dedupe_near"]:  # off: the same identity as before the setting existed
+            data.pop("dedupe_near")
         return json_sha256(data)[:8]
 
     def absolute(self) -> RunConfig:

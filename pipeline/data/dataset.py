@@ -80,6 +80,8 @@ class Dataset:
     leaks: list[str] = field(default_factory=list)
     # The training photos' median shorter side, in pixels (`pipeline.data.photo_size`).
     typical_side: int | None = None
+    # With --dedupe-near: photos moved to the other side to keep near-duplicates together.
+    near_moved: list[str] = field(default_factory=list)
 
     @property
     def samples(self) -> list[Sample]:

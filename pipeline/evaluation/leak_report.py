@@ -50,6 +50,13 @@ def accuracy_without(run: artifacts.Run, leaked: set[str]) -> dict[str, dict]:
     return result
 
 
+def run_features(run: artifacts.Run, cache_root: Path) -> np.ndarray | None:
+    """The pooled features of every photo of the run, in the order of its split; None when
+    the run cached none."""
+    hashes = run.split()["sha256"].tolist()
+    return recorded_pooled(cache_root, run.manifest.get("caches", []), hashes)
+
+
 def signatures(root: str, paths: list[str], progress=None) -> np.ndarray:
     """Every photo's pixel signature (`near_duplicates.signature`), read through the one
     loader; a photo that no longer decodes gets a zero row (it matches nothing)."""
@@ -91,13 +98,11 @@ def _leak_rows(val: pd.DataFrame, train: pd.DataFrame, found: list[nd.Match]) ->
     return rows
 
 
-def review(run: artifacts.Run, cache_root: Path, root: str, progress=None) -> dict | None:
-    """Find the run's near-duplicates and store them in its near_duplicates.json; None (and
-    nothing stored) when the run has no pooled features. `root`: the photos' folder."""
+def review(run: artifacts.Run, features: np.ndarray, root: str, progress=None) -> dict:
+    """Find the run's near-duplicates and store them in its near_duplicates.json.
+    `features`: the pooled features of every photo, in the order of the run's split
+    (`run_features`); `root`: the photos' folder."""
     split = run.split()
-    features = recorded_pooled(cache_root, run.manifest.get("caches", []), split["sha256"].tolist())
-    if features is None:
-        return None
     signs = signatures(root, split["path"].tolist(), progress=progress)
     is_val = (split["split"] == "val").to_numpy()
     val, train = split[is_val].reset_index(drop=True), split[~is_val].reset_index(drop=True)

@@ -16,6 +16,9 @@ nothing else builds a path into a run.
         near_duplicates.json           near-duplicate photos by their pooled features: validation
                                        photos with a near-twin in training (leaks), groups within
                                        each side, every model's accuracy without the leaks
+        photo_map.csv                  every photo's position on a 2-D map of its pooled features
+        label_issues.csv / .json       likely label errors among every photo (confident learning
+                                       on out-of-fold probabilities), and their summary
         robustness.json                accuracy under corruptions (pipeline/robustness.py)
         gradcam/<id>.npz               Grad-CAM maps of every model for a few photos
         tensorboard/<name>/            every epoch as TensorBoard events
@@ -55,6 +58,9 @@ ROBUSTNESS = "robustness.json"
 RESIZE_GAP = "resize_gap.json"
 SUSPECTS = "suspects.csv"
 NEAR_DUPLICATES = "near_duplicates.json"
+LABEL_ISSUES = "label_issues.csv"
+PHOTO_MAP = "photo_map.csv"
+LABEL_ISSUES_SUMMARY = "label_issues.json"
 GRADCAM = "gradcam"
 TENSORBOARD = "tensorboard"
 
@@ -259,6 +265,11 @@ class Run:
         """The run's near_duplicates.json, or None (no MobileNetV2 features, or an older run)."""
         path = self.path / NEAR_DUPLICATES
         return json.loads(path.read_text()) if path.is_file() else None
+
+    def label_issues(self) -> pd.DataFrame | None:
+        """Likely label errors among every photo (label_issues.csv), if the run has them."""
+        path = self.path / LABEL_ISSUES
+        return pd.read_csv(path) if path.is_file() else None
 
     def suspects(self) -> pd.DataFrame | None:
         path = self.path / SUSPECTS

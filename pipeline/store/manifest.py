@@ -23,6 +23,10 @@ DEV_RULE = (
     "training photos with sha256('dev:<seed>:<photo content sha256>') below dev_fraction -> "
     "the run's validation side (a dev split); the validation photos are left out"
 )
+NEAR_RULE = (
+    "each group of near-duplicate photos split across both sides moves to the side of its "
+    "member with the smallest content sha256 (--dedupe-near)"
+)
 # Examples of duplicate groups kept in the manifest (the count is always complete).
 DUPLICATE_EXAMPLES = 50
 
@@ -81,9 +85,15 @@ def dataset_record(dataset: Dataset, config: RunConfig) -> dict:
         "max_per_class": config.max_per_class,
         "split": split_description(dataset),
         "split_rule": (GIVEN_RULE if dataset.given_split else SPLIT_RULE)
-        + ("; then " + DEV_RULE if config.dev_fraction else ""),
+        + ("; then " + DEV_RULE if config.dev_fraction else "")
+        + ("; then " + NEAR_RULE if config.dedupe_near else ""),
         "typical_side": dataset.typical_side,
         "leaks": {"count": len(dataset.leaks), "examples": dataset.leaks[:DUPLICATE_EXAMPLES]},
+        **(
+            {"near_moved": {"count": len(dataset.near_moved), "photos": dataset.near_moved}}
+            if config.dedupe_near
+            else {}
+        ),
         "warnings": [w for w in [class_imbalance(dataset.counts()["train"])] if w],
     }
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 from pipeline.config import RunConfig
 from pipeline.console import Console
 from pipeline.data.dataset import Sample
 from pipeline.errors import PipelineError, plain_os_errors
-from pipeline.evaluation import analysis, evaluate, latency, leak_report
+from pipeline.evaluation import analysis, evaluate, label_errors, latency, leak_report, photo_map
 from pipeline.evaluation.robustness import DEFAULT_PHOTOS, conditions
 from pipeline.evaluation.robustness_eval import evaluate_robustness, resize_gap_all, resize_gaps
 from pipeline.hashing import file_sha256
@@ -164,8 +165,8 @@ def analyze_unlocked(
         f"{run.path / artifacts.SUSPECTS}"
     )
     root = data_dir or run.manifest["dataset"]["root"]
+    _data_review(run, root if Path(root).is_dir() else None, log)
     if Path(root).is_dir():
-        _near_duplicates(run, root, log)
         progress = log.counter("Grad-CAM: models done", len(names))
         count = analysis.explain_photos(
             run,
@@ -191,16 +192,42 @@ def analyze_unlocked(
     return result
 
 
-def _near_duplicates(run: artifacts.Run, root: str, log: Console) -> None:
-    total = len(run.split())
-    progress = log.counter("near-duplicates: photos read", total)
-    found = leak_report.review(run, _artifacts_dir(run) / artifacts.CACHE, root, progress=progress)
-    if found is None:
+def _data_review(run: artifacts.Run, root: str | None, log: Console) -> None:
+    """Likely label errors among every photo, the map of the photos and, with the photos at
+    hand, near-duplicates: all from the pooled features the run cached."""
+    features = leak_report.run_features(run, _artifacts_dir(run) / artifacts.CACHE)
+    if features is None:
         log(
-            "  near-duplicates: not looked for, the run has no MobileNetV2 features "
-            "(train with --models mobilenetv2_frozen to get them)"
+            "  label errors, map and near-duplicates: not made, the run has no MobileNetV2 "
+            "features (train with --models mobilenetv2_frozen to get them)"
         )
         return
+    _label_errors(run, features, log)
+    started = time.perf_counter()
+    photo_map.record(run, features)
+    log(
+        f"  map of all {len(features):,} photos made in {time.perf_counter() - started:.0f}s: "
+        f"{run.path / artifacts.PHOTO_MAP}"
+    )
+    if root is not None:
+        _near_duplicates(run, features, root=root, log=log)
+
+
+def _label_errors(run: artifacts.Run, features, log: Console) -> None:
+    found = label_errors.review(run, features)
+    if found is None:
+        log("  label errors: not looked for, a class has fewer than two photos")
+        return
+    log(
+        f"  {found['count']:,} likely label error(s) among all {found['photos']:,} photos "
+        f"({found['in_training']:,} in training; out-of-fold accuracy "
+        f"{found['out_of_fold_accuracy']:.2%}): {run.path / artifacts.LABEL_ISSUES}"
+    )
+
+
+def _near_duplicates(run: artifacts.Run, features, root: str, log: Console) -> None:
+    progress = log.counter("near-duplicates: photos read", len(features))
+    found = leak_report.review(run, features, root, progress=progress)
     leaks = found["leaks"]
     log(
         f"  near-duplicates: {leaks['count']:,} of {found['photos']['val']:,} validation "

@@ -29,6 +29,7 @@ from pipeline.registry import MODEL_NAMES, spec
 from pipeline.store import artifacts, manifest
 from pipeline.store.lock import WriterLock
 from pipeline.store.runs import find_resumable, new_run_dir
+from pipeline.workflows import near_dedupe
 from pipeline.workflows.one_model import score_external, train_one
 from pipeline.workflows.rescore import analyze_unlocked
 
@@ -129,6 +130,10 @@ def train_study_unlocked(
     dataset = _load_data(config, out_dir, log)
     config = _settle_cnn_size(config, dataset, log)
     planned, weights, notes = _prepare_weights(config, plan_models(config), log)
+    if config.dedupe_near:  # before the identity: the split it trains on is part of it
+        dataset = near_dedupe.regroup(
+            dataset, config=config, weights=weights, cache_root=out_dir / artifacts.CACHE, log=log
+        )
     users = external.parse(config.external)
     checked = _check_external(users, dataset.class_names, log)
     planned += [m.name for m in users]

@@ -91,3 +91,4 @@ def test_a_run_without_pooled_features_says_how_to_get_them(tmp_path, shared_dat
     )
     assert run.near_duplicates() is None
     assert "train with --models mobilenetv2_frozen to get them" in stream.getvalue()
+    assert run.label_issues() is None
