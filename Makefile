@@ -7,7 +7,7 @@ SHARED_WEIGHTS := ../shared/weights/mobilenet_v2_1.0_160_no_top.weights.h5
 # The offline copy of the backbone when it is there, else Keras' ImageNet download.
 WEIGHTS ?= $(if $(wildcard $(SHARED_WEIGHTS)),$(SHARED_WEIGHTS),imagenet)
 
-.PHONY: setup lock package-test browser quick full analyze dashboard test test-fast lint bench bench-classes bench-ray bench-load clean-cache
+.PHONY: setup lock package-test browser quick full analyze dashboard test test-fast lint bench bench-classes bench-ray bench-load bench-map clean-cache
 
 setup: $(VENV)/.installed
 
@@ -85,6 +85,10 @@ bench-ray: setup
 # Upload -> answer on screen in real Chromium against a real server: 1 session, then 8 at once.
 bench-load: setup browser
 	$(BIN)/python -m dashboard.loadbench
+
+# The Map of the photos' time to first draw, in real Chromium against a real server.
+bench-map: setup browser
+	$(BIN)/python -m dashboard.mapbench $(if $(ARTIFACTS),--artifacts $(ARTIFACTS))
 
 clean-cache:
 	rm -rf artifacts/cache

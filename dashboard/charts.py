@@ -633,3 +633,75 @@ def top_label_reliability(reports: dict[str, dict], which: str) -> go.Figure:
         x_title="mean confidence in the predicted class, in the bin",
         y_title="share of the bin's photos predicted right",
     )
+
+
+MAP_SYMBOLS = {"train": "circle", "val": "diamond"}
+RIGHT_WRONG = {1.0: ("right", "#2ca02c"), 0.0: ("wrong", "#d62728")}
+
+
+def _map_groups(table: pd.DataFrame, colour_by: str, model: str | None):
+    """(name, rows, colour) of each legend entry of the map."""
+    if colour_by == "class":
+        palette = px_palette(table["class"].nunique())
+        for i, name in enumerate(sorted(table["class"].unique(), key=list(table["class"]).index)):
+            yield name, table["class"] == name, palette[i]
+        return
+    if colour_by == "a model's answer":
+        column = table[f"right_{model}"]
+        for value, (name, colour) in RIGHT_WRONG.items():
+            yield f"{label(model)} {name}", column == value, colour
+        yield "training photo", column.isna(), "#c7c7c7"
+        return
+    shades = ["#c7c7c7", "#9ecae1", "#fd8d3c", "#d62728", "#67000d"]
+    for count in sorted(table["answers"].unique()):
+        name = "training photo" if count == 0 else f"{count} different answer(s)"
+        yield name, table["answers"] == count, shades[min(int(count), len(shades) - 1)]
+
+
+def px_palette(n: int) -> list[str]:
+    """`n` distinct colours (Plotly's qualitative sets, repeated past 24)."""
+    import plotly.colors as pc
+
+    colours = pc.qualitative.Plotly + pc.qualitative.Dark24
+    return [colours[i % len(colours)] for i in range(n)]
+
+
+def photo_map(
+    table: pd.DataFrame, hover: list[str], *, colour_by: str, model: str | None = None
+) -> go.Figure:
+    """Every photo at its map position (WebGL), coloured by `colour_by`, training photos as
+    circles and validation photos as diamonds. Each point carries its row in `table` as
+    customdata, for the selection."""
+    fig = go.Figure()
+    hover = np.asarray(hover, dtype=object)
+    for name, rows, colour in _map_groups(table, colour_by, model):
+        rows = np.asarray(rows, bool)
+        if not rows.any():
+            continue
+        part = table[rows]
+        fig.add_trace(
+            go.Scattergl(
+                x=part["x"],
+                y=part["y"],
+                mode="markers",
+                name=name,
+                marker={
+                    "color": colour,
+                    "size": 5,
+                    "opacity": 0.75,
+                    "symbol": [MAP_SYMBOLS.get(s, "circle") for s in part["split"]],
+                },
+                customdata=np.flatnonzero(rows).tolist(),  # a plain list: each point gets its int
+                hovertext=hover[rows],
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        height=640,
+        dragmode="select",  # a box; the lasso is one click away in the toolbar
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        legend={"itemsizing": "constant"},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return fig

@@ -250,6 +250,32 @@ def robustness(run: artifacts.Run) -> dict | None:
     return _stored_json(run, artifacts.ROBUSTNESS)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _run_csv(path: str, filename: str, mtime: float) -> pd.DataFrame:
+    return pd.read_csv(Path(path) / filename)
+
+
+def _stored_csv(run: artifacts.Run, filename: str) -> pd.DataFrame | None:
+    """A CSV file of the run, cached until it is rewritten (`mtime`); None before it exists."""
+    file = run.path / filename
+    return _run_csv(str(run.path), filename, file.stat().st_mtime) if file.is_file() else None
+
+
+def photo_map(run: artifacts.Run) -> pd.DataFrame | None:
+    """The run's map of every photo (photo_map.csv: path, split, label, x, y), if made."""
+    return _stored_csv(run, artifacts.PHOTO_MAP)
+
+
+def label_issues_summary(run: artifacts.Run) -> dict | None:
+    """The run's label_issues.json, or None (no pooled features, or an older run)."""
+    return _stored_json(run, artifacts.LABEL_ISSUES_SUMMARY)
+
+
+def label_issues(run: artifacts.Run) -> pd.DataFrame | None:
+    """The run's likely label errors among every photo (label_issues.csv), if it has them."""
+    return _stored_csv(run, artifacts.LABEL_ISSUES)
+
+
 def near_duplicates(run: artifacts.Run) -> dict | None:
     """The run's near_duplicates.json, or None (no pooled features, or an older run)."""
     return _stored_json(run, artifacts.NEAR_DUPLICATES)

@@ -40,6 +40,7 @@ _ROWS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("calibration", "views/calibration.py", "Calibration", ":material/straighten:"),
         ("efficiency", "views/efficiency.py", "Efficiency frontier", ":material/speed:"),
         ("robustness", "views/robustness.py", "How robust is each model?", ":material/shield:"),
+        ("map", "views/photo_map.py", "Map of the photos", ":material/scatter_plot:"),
         ("suspects", "views/suspects.py", "Suspect labels", ":material/report:"),
         ("leaks", "views/leaks.py", "Near-duplicates and leaks", ":material/content_copy:"),
     ),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, explain, tables
 from dashboard import classes as nclass
 from dashboard.settings import label, negative_name, p_positive, positive_name
+from pipeline.data.images import ImageError, load_rgb
 from pipeline.evaluation import analysis
 from pipeline.store import artifacts
 from pipeline.store.predictions import confidence_of, is_binary
@@ -276,3 +279,65 @@ def binary_changes(run_a: artifacts.Run, run_b: artifacts.Run, model: str) -> No
                 column.caption(caption)
     shown = tables.changed_photos(changed, classes)
     table(shown, dict.fromkeys(shown.columns[-2:], "{:.3f}"), "compare_changed")
+
+
+def photo(column, run: artifacts.Run, path: str, *, caption: str) -> None:
+    """A photo of the run from its data folder (any photo, not only the thumbnailed ones)."""
+    root = Path(run.manifest["dataset"]["root"])
+    try:
+        column.image(load_rgb(root / path).image, caption=caption, width="stretch")
+    except (ImageError, OSError):
+        column.caption(f"{caption} (not at {root})")
+
+
+LABEL_ISSUES_SHOWN = 16
+
+
+def label_issues(run: artifacts.Run, issues: pd.DataFrame | None, summary: dict | None) -> None:
+    """The likely label errors among every photo, training photos included."""
+    if issues is None or summary is None:
+        st.info(
+            "This run has no search of every photo for label errors. It needs the pooled "
+            "features of a MobileNetV2 trained on cached features: train with `--models "
+            f"mobilenetv2_frozen` (enough on its own), or `python -m pipeline analyze {run.path}`."
+        )
+        return
+    st.markdown(
+        f"Every one of the {summary['photos']:,} photos, **training photos included**, scored "
+        "by a linear head on its MobileNetV2 features that never saw its label "
+        f"({summary['folds']} folds; {summary['out_of_fold_accuracy']:.2%} right out of "
+        "fold). Confident learning "
+        "(cleanlab) lists the photos whose label those scores contradict, the least likely "
+        "label first. A label error in training teaches every model something wrong."
+    )
+    if issues.empty:
+        st.success("No photo's label is contradicted by the out-of-fold scores.")
+        return
+    st.download_button(
+        "Download the list (CSV, an exclusion file)",
+        issues.to_csv(index=False).encode(),
+        file_name=f"label-issues-{run.run_id}.csv",
+        mime="text/csv",
+        key="label_issues_csv",
+    )
+    sides = {"every photo": None, "training only": "train", "validation only": "val"}
+    side = st.radio("Show", list(sides), horizontal=True, key="label_issues_side")
+    shown = issues if sides[side] is None else issues[issues.split == sides[side]]
+    names = run.class_names
+    shown = shown.assign(
+        label_class=[names[int(i)] for i in shown.label],
+        suggested_class=[names[int(i)] for i in shown.suggested],
+    )
+    top = shown.head(LABEL_ISSUES_SHOWN)
+    for start in range(0, len(top), 4):
+        for column, (_, row) in zip(
+            st.columns(4), top.iloc[start : start + 4].iterrows(), strict=False
+        ):
+            photo(
+                column,
+                run,
+                row.path,
+                caption=f"#{row['rank']} {row.split}: labelled {row.label_class}, "
+                f"looks like {row.suggested_class} ({row.p_suggested:.0%})",
+            )
+    st.dataframe(shown, hide_index=True, width="stretch", key="label_issues_table")

@@ -1,13 +1,10 @@
 """Near-duplicate photos: validation photos with a near-twin in training (leaks), groups within
 each side, and every model's accuracy without the leaks."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, tables
-from pipeline.data.images import ImageError, load_rgb
+from dashboard import data, tables, widgets
 
 PAIRS_SHOWN = 12
 
@@ -60,24 +57,16 @@ st.download_button(
     key="leaks_csv",
 )
 st.subheader("The leaks, most alike first")
-root = Path(run.manifest["dataset"]["root"])
 classes = run.class_names
 shown = st.number_input(
     "Pairs shown", 1, len(pairs), min(PAIRS_SHOWN, len(pairs)), key="leak_pairs_shown"
 )
 
 
-def _photo(column, path: str, caption: str) -> None:
-    try:
-        column.image(load_rgb(root / path).image, caption=caption, width="stretch")
-    except (ImageError, OSError):
-        column.caption(f"{caption} (not at {root})")
-
-
 for _, row in pairs.head(int(shown)).iterrows():
     left, right, about = st.columns([2, 2, 3])
-    _photo(left, row.val, f"validation: {row.val}")
-    _photo(right, row.train, f"training: {row.train}")
+    widgets.photo(left, run, row.val, caption=f"validation: {row.val}")
+    widgets.photo(right, run, row.train, caption=f"training: {row.train}")
     same = row.val_label == row.train_label
     about.markdown(
         f"pixels correlate **{row.pixels:.3f}**, features {row.pooled:.3f}  \n"

@@ -176,3 +176,21 @@ def nclass_runs(tmp_path_factory) -> dict[int, Path]:
         build_run(out, classes, NCLASS_FOLDERS[len(classes)])
         found[len(classes)] = out
     return found
+
+
+@pytest.fixture(scope="session")
+def leaky_run(tmp_path_factory, shared_data, shared_weights):
+    """MobileNetV2 frozen on a given split of real photos with six edited copies of training
+    photos planted among the validation photos; (run, validation path -> copied photo)."""
+    import io
+
+    from pipeline.console import Console
+    from pipeline.workflows.study import train_study
+    from tests.pipeline.evaluation.test_leak_report import _config, _given_split, _plant
+
+    base = tmp_path_factory.mktemp("leaky")
+    data = base / "photos"
+    made = _given_split(shared_data, data, {"train": 50, "val": 20})
+    planted = _plant(data, made["train"])
+    config = _config(data, base / "art", ("mobilenetv2_frozen",), shared_weights)
+    return train_study(config, log=Console(io.StringIO())), planted

@@ -39,6 +39,7 @@ READY = {
     "calibration": PLOT,
     "efficiency": PLOT,
     "robustness": PLOT,
+    "map": f"{ALERT}, {PLOT}",
     "suspects": f"{ALERT}, [data-testid='stImage']",
     "leaks": f"{ALERT}, [data-testid='stMetric']",
     "compare": f"{ALERT}, {PLOT}",
@@ -201,3 +202,20 @@ def test_several_sessions_uploading_at_once_each_get_their_own_photos_answers(
         f"\n{sessions} sessions x {rounds} uploads: median "
         f"{statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms"
     )
+
+
+def test_the_label_errors_of_every_photo_show_in_their_tab(server, page, served_run, shots):
+    issues = served_run.label_issues()
+    assert issues is not None and not issues.empty  # real PetImages photos always have some
+    page.goto(f"{server}/{pages.url_path(pages.page('suspects'))}")
+    page.get_by_role("tab", name="Across every photo").click()
+    first = issues.iloc[0]
+    names = served_run.class_names
+    caption = (
+        f"#1 {first.split}: labelled {names[first.label]}, looks like {names[first.suggested]}"
+    )
+    page.get_by_text(caption).first.wait_for(timeout=60_000)
+    _wait_for(page, "[data-testid='stImage'] img")
+    assert page.locator(EXCEPTION).count() == 0
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "suspects-every-photo.png"), full_page=True)

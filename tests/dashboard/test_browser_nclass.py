@@ -63,19 +63,24 @@ def test_a_real_upload_shows_each_models_top_classes(nclass_server, page, cifar1
     assert nclass.vote(said).strip("*").split("**")[0] in text
 
 
+def _screen(chart, x: float, y: float) -> tuple[float, float]:
+    """Where on the screen the point (x, y) of a Plotly chart is, by its own axes."""
+    return tuple(
+        chart.evaluate(
+            """(gd, [x, y]) => {
+                const box = gd.getBoundingClientRect(), l = gd._fullLayout;
+                return [box.left + l.xaxis._offset + l.xaxis.l2p(x),
+                        box.top + l.yaxis._offset + l.yaxis.l2p(y)];
+            }""",
+            [x, y],
+        )
+    )
+
+
 def _cell_centre(chart, true: int, predicted: int) -> tuple[float, float]:
     """Where on the screen cell (true, predicted) of a Plotly heatmap is, by its own axes."""
     chart.scroll_into_view_if_needed()
-    return tuple(
-        chart.evaluate(
-            """(gd, [row, col]) => {
-                const box = gd.getBoundingClientRect(), l = gd._fullLayout;
-                return [box.left + l.xaxis._offset + l.xaxis.l2p(col),
-                        box.top + l.yaxis._offset + l.yaxis.l2p(row)];
-            }""",
-            [true, predicted],
-        )
-    )
+    return _screen(chart, predicted, true)
 
 
 def click_a_confusion_cell(page, server: str, run) -> None:  # noqa: F811
@@ -98,3 +103,38 @@ def click_a_confusion_cell(page, server: str, run) -> None:  # noqa: F811
 
 def test_a_click_on_a_confusion_cell_lists_its_photos(nclass_server, page, cifar10_run):  # noqa: F811
     click_a_confusion_cell(page, nclass_server, cifar10_run)
+
+
+def _split_at_a_gap(values) -> float:
+    """A value between two neighbouring points, at the widest gap of the middle third: a box
+    edge there has no point near it."""
+    ordered = sorted(values)
+    third = len(ordered) // 3
+    middle = ordered[third : 2 * third + 1]
+    gaps = [(b - a, (a + b) / 2) for a, b in zip(middle, middle[1:], strict=False)]
+    return max(gaps)[1]
+
+
+def test_a_box_on_the_map_lists_exactly_the_photos_inside_it(nclass_server, page, cifar10_run):  # noqa: F811
+    import pandas as pd
+
+    from pipeline.store import artifacts
+
+    points = pd.read_csv(cifar10_run.path / artifacts.PHOTO_MAP)
+    page.goto(f"{nclass_server}/{pages.url_path(pages.page('map'))}")
+    _wait_for(page, PLOT)
+    x_edge, y_edge = _split_at_a_gap(points.x), _split_at_a_gap(points.y)
+    inside = int(((points.x < x_edge) & (points.y < y_edge)).sum())
+    x_span, y_span = points.x.max() - points.x.min(), points.y.max() - points.y.min()
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    start = _screen(chart, points.x.min() - 0.02 * x_span, points.y.min() - 0.02 * y_span)
+    end = _screen(chart, x_edge, y_edge)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=12)
+    page.mouse.up()
+    page.get_by_text(f"{inside:,} photo(s) selected").wait_for(timeout=60_000)
+    _wait_for(page, "[data-testid='stImage'] img")
+    assert page.locator(EXCEPTION).count() == 0
+    assert page.locator("[data-testid='stImage']").count() == min(inside, 24)

@@ -10,19 +10,9 @@ import pytest
 from pipeline.console import Console
 from pipeline.workflows.study import train_study
 from tests.dashboard.conftest import open_app
-from tests.pipeline.evaluation.test_leak_report import _config, _given_split, _plant
+from tests.pipeline.evaluation.test_leak_report import _config, _given_split
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def leaky_run(tmp_path_factory, shared_data, shared_weights):
-    base = tmp_path_factory.mktemp("leaky")
-    data = base / "photos"
-    made = _given_split(shared_data, data, {"train": 50, "val": 20})
-    planted = _plant(data, made["train"])
-    config = _config(data, base / "art", ("mobilenetv2_frozen",), shared_weights)
-    return train_study(config, log=Console(io.StringIO())), planted
 
 
 def test_the_page_shows_each_leak_beside_its_training_photo(leaky_run, monkeypatch):
