@@ -291,6 +291,22 @@ def photo(column, run: artifacts.Run, path: str, *, caption: str) -> None:
 
 
 LABEL_ISSUES_SHOWN = 16
+# Below this out-of-fold accuracy the head is wrong on many photos for want of skill, and
+# confident learning flags those hard photos as much as wrong labels.
+LABEL_HEAD_TRUSTED = 0.90
+
+
+def label_head_caution(summary: dict) -> str | None:
+    """A warning when the out-of-fold head is too weak for its flags to mean wrong labels."""
+    accuracy = summary["out_of_fold_accuracy"]
+    if accuracy >= LABEL_HEAD_TRUSTED:
+        return None
+    return (
+        f"The head behind this list is right on only {accuracy:.2%} of the photos out of fold "
+        f"(below {LABEL_HEAD_TRUSTED:.0%}), so many of the {summary['count']:,} flags are "
+        "photos it cannot classify rather than wrong labels. Read the top of the list, not "
+        "its length, and look before you exclude."
+    )
 
 
 def label_issues(run: artifacts.Run, issues: pd.DataFrame | None, summary: dict | None) -> None:
@@ -313,6 +329,9 @@ def label_issues(run: artifacts.Run, issues: pd.DataFrame | None, summary: dict 
     if issues.empty:
         st.success("No photo's label is contradicted by the out-of-fold scores.")
         return
+    caution = label_head_caution(summary)
+    if caution:
+        st.warning(caution)
     st.download_button(
         "Download the list (CSV, an exclusion file)",
         issues.to_csv(index=False).encode(),

@@ -33,13 +33,19 @@ st.markdown(
 )
 n_val = report["photos"]["val"]
 cols = st.columns(4)
-cols[0].metric("Leaks into validation", f"{leaks['count']:,}", f"{leaks['share']:.2%} of {n_val:,}")
+cols[0].metric(
+    "Leaks into validation",
+    f"{leaks['count']:,}",
+    f"{leaks['share']:.2%} of {n_val:,}",
+    delta_color="off",
+)
 cols[1].metric("…with another label", f"{leaks['different_label']:,}")
 cols[2].metric("Groups within training", f"{within['train']['groups']:,}")
 cols[3].metric("Groups within validation", f"{within['val']['groups']:,}")
 
 st.subheader("Accuracy without the leaks")
-st.dataframe(tables.leak_free_table(report), hide_index=True, width="stretch", key="leak_scores")
+scores = tables.leak_free_table(report)
+widgets.table(scores, dict.fromkeys(scores.columns[1::2], "{:.2%}"), "leak_scores")
 st.caption(
     "Each accuracy with its 95% Wilson interval. 'Without leaks' scores the validation photos "
     "with no near-duplicate in training: the number that measures generalisation."

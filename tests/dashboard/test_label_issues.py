@@ -42,3 +42,25 @@ def test_the_training_photos_alone_can_be_listed(real_run, monkeypatch):
     (table,) = [d.value for d in at.dataframe if "suggested_class" in d.value.columns]
     issues = real_run.label_issues()
     assert list(table.path) == list(issues[issues.split == "train"].path)
+
+
+def test_a_weak_head_is_said_to_flag_hard_photos_not_only_wrong_labels(
+    real_run, tmp_path, monkeypatch
+):
+    import json
+    import shutil
+
+    at = open_app(real_run.path.parent.parent, monkeypatch, "suspects")
+    assert _summary(real_run)["out_of_fold_accuracy"] >= 0.9
+    assert not any("cannot classify" in w.value for w in at.warning)
+
+    target = tmp_path / artifacts.RUNS / real_run.path.name
+    shutil.copytree(real_run.path, target)
+    summary = _summary(real_run) | {"out_of_fold_accuracy": 0.7242}
+    (target / artifacts.LABEL_ISSUES_SUMMARY).write_text(json.dumps(summary))
+    artifacts.point_latest(tmp_path, target)
+    at = open_app(tmp_path, monkeypatch, "suspects")
+    assert not at.exception, at.exception
+    (warning,) = [w.value for w in at.warning if "cannot classify" in w.value]
+    assert "only 72.42% of the photos out of fold" in warning
+    assert f"{summary['count']:,} flags" in warning
