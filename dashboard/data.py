@@ -10,12 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import explain, live
-from dashboard.settings import artifacts_dir, label
+from dashboard.settings import artifacts_dir, inference, label
 from pipeline.data.images import load_rgb
 from pipeline.evaluation import compare
 from pipeline.evaluation.analysis import ANALYSIS_VERSION
 from pipeline.evaluation.robustness import model_input
 from pipeline.modeling import saved_models
+from pipeline.modeling.forward import Forward, engine_for
+from pipeline.modeling.predict import Scorer
 from pipeline.store import artifacts
 from pipeline.store.runs import training_now
 from pipeline.workflows.repeats import compare_groups, group_of, list_groups, wrong_table
@@ -175,6 +177,15 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
     return loaded
 
 
+@st.cache_resource(show_spinner="Compiling models…", max_entries=2)
+def load_forwards(path: str, names: tuple[str, ...], inference: str) -> dict[str, Forward]:
+    """Each model's forward pass on the engine `inference` asks for (OpenVINO on CPUs where
+    it is installed), compiled once per process; safe to call from every session's thread."""
+    engine = engine_for(inference, cache_dir=Path(path).parent.parent / artifacts.CACHE)
+    models = load_models(path, names)
+    return {name: Scorer(model, engine=engine).compiled() for name, model in models.items()}
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def answer(path: str, names: tuple[str, ...], digest: str, _payload: bytes) -> live.Answer:
     """Every model's answer to one photo, computed once per run and photo content.
@@ -182,7 +193,7 @@ def answer(path: str, names: tuple[str, ...], digest: str, _payload: bytes) -> l
     Keyed by the content hash, not the bytes: a rerun, another session or the same
     photo under another name reuses it.
     """
-    return live.answer(_payload, load_models(path, names))
+    return live.answer(_payload, load_forwards(path, names, inference()))
 
 
 @st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=32)

@@ -77,7 +77,9 @@ def digest(payload: bytes) -> str:
 
 
 def answer(payload: bytes, models: dict) -> Answer:
-    """Decode once, resize once per input size, and time each model's call."""
+    """Decode once, resize once per input size, and time each model's call.
+
+    `models`: name -> `pipeline.modeling.forward.Forward` (each model's compiled pass)."""
     start = time.perf_counter()
     if len(payload) > MAX_UPLOAD_BYTES:
         return Answer(
@@ -91,13 +93,13 @@ def answer(payload: bytes, models: dict) -> Answer:
     preview = loaded.image.copy()
     preview.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
     result = Answer(notes=loaded.notes, preview=_encode(preview, "JPEG", quality=90))
-    for name, model in models.items():
-        size = tuple(model.input_shape[1:3])
+    for name, forward in models.items():
+        size = tuple(forward.model.input_shape[1:3])
         if size not in result.seen:
             result.seen[size] = resize_for_model(loaded.image, size)
             result.seen_png[size] = _encode(Image.fromarray(result.seen[size]), "PNG")
         t0 = time.perf_counter()
-        p = np.asarray(model.predict_on_batch(result.seen[size][None].astype(np.float32)))
+        p = forward(result.seen[size][None].astype(np.float32))[0]
         result.verdicts.append(_verdict(name, p.reshape(-1), (time.perf_counter() - t0) * 1000))
     result.total_ms = (time.perf_counter() - start) * 1000
     return result

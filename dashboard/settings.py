@@ -11,6 +11,9 @@ from pipeline.config import DEFAULT_OUT
 from pipeline.registry import spec
 
 ARTIFACTS_ENV = "PETCOMPARE_ARTIFACTS"
+# The engine of the live page's answers: auto (OpenVINO on CPUs where installed), tensorflow
+# or openvino, as the pipeline's --inference.
+INFERENCE_ENV = "PETCOMPARE_INFERENCE"
 # Uploads larger than this are refused (Streamlit's own limit, maxUploadSize in
 # .streamlit/config.toml, is the same 20 MB of 2**20 bytes).
 MAX_UPLOAD_BYTES = 20 * 2**20
@@ -26,6 +29,10 @@ def megabytes(n_bytes: int) -> str:
 
 def artifacts_dir() -> Path:
     return Path(os.environ.get(ARTIFACTS_ENV, str(DEFAULT_OUT)))
+
+
+def inference() -> str:
+    return os.environ.get(INFERENCE_ENV, "auto")
 
 
 def label(name: str) -> str:

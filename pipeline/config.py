@@ -23,6 +23,10 @@ LOCAL_DATA = PROJECT_ROOT / "data" / "PetImages"
 DEFAULT_OUT = PROJECT_ROOT / "artifacts"
 # The CNNs' training arithmetic (`pipeline.modeling.precision` settles "auto" per host).
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+# Engines of the forward-only passes (`pipeline.modeling.engine`).
+INFERENCE_CHOICES = ("auto", "tensorflow", "openvino")
+# What `python -m pipeline export` writes (`pipeline.workflows.export`).
+EXPORT_FORMATS = ("savedmodel", "openvino", "onnx")
 
 
 def default_data_dir() -> Path:
@@ -100,6 +104,10 @@ class RunConfig:
     # The CNNs' training arithmetic: "auto" is bfloat16 mixed precision on CPUs with native
     # bfloat16, else float32. A run records what it used.
     precision: str = "auto"
+    # The engine of every forward-only pass (extraction, scoring, robustness): "auto" is
+    # OpenVINO on CPUs where it is installed, else TensorFlow (`pipeline.modeling.engine`). It is
+    # not part of the run's identity: both give the same answers within 1e-4.
+    inference: str = "auto"
     # Epochs of the frozen MobileNetV2's head.
     frozen_epochs: int = 10
     # Learning rate of the frozen MobileNetV2's head.
@@ -155,6 +163,7 @@ class RunConfig:
         data.pop("out_dir")
         data.pop("data_dir")
         data.pop("robustness_photos")
+        data.pop("inference")
         if not data["dedupe_near"]:  # off: the same identity as before the setting existed
             data.pop("dedupe_near")
         return json_sha256(data)[:8]
@@ -202,6 +211,7 @@ CHOICES: dict[str, tuple] = {
     "profile": tuple(sorted(PROFILES)),
     "models": MODEL_NAMES,
     "precision": PRECISIONS,
+    "inference": INFERENCE_CHOICES,
     "frozen_mode": ("features", "end-to-end"),
     "feature_views": (1, 2),
     "cnn_size_rule": ("photo-size", "fixed"),
@@ -246,6 +256,8 @@ def validate(config: RunConfig) -> None:
         raise ValueError("--cnn-width must be at least 1")
     if not 0.0 <= config.cnn_resize_mix <= 1.0:
         raise ValueError("--cnn-resize-mix must be between 0 and 1")
+    if config.inference not in INFERENCE_CHOICES:
+        raise ValueError(f"--inference must be one of {', '.join(INFERENCE_CHOICES)}")
     if config.precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}")
     if config.robustness_photos < 0:

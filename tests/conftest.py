@@ -135,7 +135,9 @@ def real_run(tmp_path_factory):
 
         run = artifacts.latest_run(out)
         recorded = run.manifest["config"] if run is not None and run.complete else {}
-        wanted = {k: v for k, v in config.to_dict().items() if k != "precision"}  # was "auto"
+        wanted = {  # "precision" was "auto"; "inference" is not part of the identity
+            k: v for k, v in config.to_dict().items() if k not in ("precision", "inference")
+        }
         if recorded and all(recorded.get(k) == v for k, v in wanted.items()):
             return run
     return train_study(config)

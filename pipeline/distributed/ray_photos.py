@@ -34,8 +34,10 @@ from pipeline.distributed.cluster import Cluster, remote_args
 from pipeline.errors import PipelineError
 from pipeline.evaluation import gradcam
 from pipeline.modeling import features, models, saved_models, train
+from pipeline.modeling.engine import Engine
 from pipeline.modeling.features import pixel_store
-from pipeline.modeling.predict import score_batches
+from pipeline.modeling.forward import Forward
+from pipeline.modeling.predict import Scorer as ModelScorer
 
 # Photos per map_batches batch (one cache shard each). Large enough that an
 # actor call is dominated by the model, small enough to spread over workers.
@@ -195,12 +197,14 @@ class FeatureWriter:
         finetune_layers: int | None,
         view: str,
         batch: int,
+        engine: Engine | None = None,
     ):
 
         devices.apply_thread_cap()
         model = models.build_mobilenetv2(input_size, weights)
         cut = train.cut_layer_name(model, finetune_layers) if finetune_layers else None
         self.ext = features.extractor(model, cut)
+        self.forward = Forward(self.ext, engine=engine)
         self.stores = features.feature_stores(
             Path(cache_root),
             self.ext,
@@ -221,8 +225,7 @@ class FeatureWriter:
         images = images.astype(np.float32)
         outputs: dict[str, list] = {name: [] for name in self.stores}
         for first in range(0, len(images), self.batch):
-            out = self.ext.predict_on_batch(images[first : first + self.batch])
-            out = out if isinstance(out, (list, tuple)) else [out]
+            out = self.forward(images[first : first + self.batch])
             for name, value in zip(self.stores, out, strict=True):
                 outputs[name].append(np.asarray(value))
         keys = [str(k) for k in batch["sha256"]]
@@ -245,6 +248,7 @@ def fill_features(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     busy: list[float] | None = None,
+    engine: Engine | None = None,
 ) -> int:
     """Extract every (samples, view) of `jobs` the feature stores lack; returns how many
     photo passes were computed. `finetune_layers` also caches the cut activations;
@@ -269,6 +273,7 @@ def fill_features(
             "finetune_layers": finetune_layers,
             "view": view,
             "batch": inference_batch,
+            "engine": engine,
         }
         batches = _map_photos(
             cluster,
@@ -289,19 +294,20 @@ def fill_features(
 class Scorer:
     """(probabilities, logits) of photos through a saved model, loaded once per actor."""
 
-    def __init__(self, model_path: str, batch: int):
+    def __init__(self, model_path: str, batch: int, engine: Engine | None = None):
 
         apply_thread_cap()
         self.model = saved_models.load(model_path)
         self.size = tuple(self.model.input_shape[1:3])
         self.batch = batch
+        self.scorer = ModelScorer(self.model, engine=engine)
 
     def __call__(self, batch: dict) -> dict:
 
         images = np.stack([load_model_input(str(p), self.size) for p in batch["path"]])
         images = images.astype(np.float32)
         chunks = (images[i : i + self.batch] for i in range(0, len(images), self.batch))
-        p, logit = score_batches(self.model, chunks)
+        p, logit = self.scorer.score(chunks)
         return {"row": batch["row"], "p": p, "logit": logit, "done": np.ones(len(p), np.int8)}
 
 
@@ -312,11 +318,16 @@ def score(
     samples: list[Sample],
     inference_batch: int,
     progress: Callable[[int], None] | None = None,
+    engine: Engine | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, logits) of each sample, in order, scored on the cluster: (n,) each for a
     two-class model, (n, N) for an N-class one (`pipeline.modeling.predict`)."""
     rows = [{"row": i, "path": _located(root, s.path)} for i, s in enumerate(samples)]
-    kwargs = {"model_path": os.path.abspath(model_path), "batch": inference_batch}
+    kwargs = {
+        "model_path": os.path.abspath(model_path),
+        "batch": inference_batch,
+        "engine": engine,
+    }
     p = logit = np.zeros(0, np.float32)
     for batch in _map_photos(
         cluster, rows, Scorer, kwargs=kwargs, per_batch=PHOTOS_PER_BATCH, progress=progress

@@ -27,6 +27,7 @@ from pipeline.console import Console
 from pipeline.data.dataset import Dataset
 from pipeline.distributed import ray_photos
 from pipeline.distributed.cluster import TASK_RETRIES, Cluster, remote_args, unwrap
+from pipeline.modeling.forward import engine_for
 from pipeline.registry import spec
 from pipeline.store import artifacts
 
@@ -101,6 +102,7 @@ def _prefill_features(cluster, config, dataset, weights, with_cut: bool, cache_r
         finetune_layers=config.finetune_layers if with_cut else None,
         inference_batch=config.inference_batch_size,
         progress=log.counter("photos through MobileNetV2 on the cluster", needed),
+        engine=engine_for(config.inference, cache_dir=cache_root),
     )
     log(f"  {done:,} photo pass(es) computed, {needed - done:,} from the cache")
 

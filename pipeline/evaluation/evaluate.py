@@ -12,16 +12,20 @@ import pandas as pd
 from pipeline.data.dataset import Sample
 from pipeline.data.images import ImageError, load_rgb
 from pipeline.evaluation import latency, metrics
+from pipeline.modeling.engine import Engine
 from pipeline.modeling.predict import predict_samples
 from pipeline.store import artifacts, predictions
 
 THUMB_SIZE = 192
 
 
-def single_image_latency_ms(model: keras.Model, repeats: int = 15) -> float:
+def single_image_latency_ms(
+    model: keras.Model, repeats: int = 15, engine: Engine | None = None
+) -> float:
     """Median wall time of one 1-image call after warm-up, as the dashboard makes it (the
     analysis times every model again, with repeats and noise: `pipeline.evaluation.latency`)."""
-    return latency.measure({"model": model}, rounds=1, calls=repeats)["model"]["median_ms"]
+    timed = latency.measure({"model": model}, rounds=1, calls=repeats, engine=engine)
+    return timed["model"]["median_ms"]
 
 
 def write_thumb(root: str, path: str, thumbs_dir: Path) -> str | None:
@@ -52,6 +56,7 @@ def evaluate_into(
     thumbs_dir: Path,
     scores: tuple[np.ndarray, np.ndarray] | None = None,
     progress=None,
+    engine: Engine | None = None,
 ) -> dict:
     """Write predictions, confusion matrix, metrics and misclassified index; return the metrics.
 
@@ -63,7 +68,13 @@ def evaluate_into(
     input_size = tuple(model.input_shape[1:3])
     if scores is None:
         scores = predict_samples(
-            model, root, samples, input_size=input_size, batch_size=batch_size, progress=progress
+            model,
+            root,
+            samples,
+            input_size=input_size,
+            batch_size=batch_size,
+            progress=progress,
+            engine=engine,
         )
     probabilities, logits = scores
     labels = np.array([s.label for s in samples])
@@ -90,7 +101,7 @@ def evaluate_into(
         result["roc_auc_per_class"] = dict(
             zip(class_names, result["roc_auc_per_class"], strict=True)
         )
-    result["latency_ms"] = single_image_latency_ms(model)
+    result["latency_ms"] = single_image_latency_ms(model, engine=engine)
     artifacts.write_json(folder / artifacts.METRICS, result)
     return result
 

@@ -14,6 +14,9 @@ import time
 
 import numpy as np
 
+from pipeline.modeling.engine import Engine
+from pipeline.modeling.predict import Scorer
+
 ROUNDS = 7
 CALLS_PER_ROUND = 8
 WARMUP_CALLS = 3
@@ -25,13 +28,19 @@ def _one_image(model) -> np.ndarray:
 
 
 def measure(
-    models: dict, rounds: int = ROUNDS, calls: int = CALLS_PER_ROUND, progress=None
+    models: dict,
+    rounds: int = ROUNDS,
+    calls: int = CALLS_PER_ROUND,
+    progress=None,
+    engine: Engine | None = None,
 ) -> dict[str, dict]:
-    """name -> {median_ms, q1_ms, q3_ms, calls} for each loaded Keras model."""
+    """name -> {median_ms, q1_ms, q3_ms, calls, engine} for each loaded Keras model, on
+    `engine` (the live page's, `pipeline.modeling.engine`; TensorFlow when None)."""
     inputs = {name: _one_image(model) for name, model in models.items()}
-    for name, model in models.items():
+    forwards = {name: Scorer(model, engine=engine).compiled() for name, model in models.items()}
+    for name, forward in forwards.items():
         for _ in range(WARMUP_CALLS):
-            model.predict_on_batch(inputs[name])
+            forward(inputs[name])
     times: dict[str, list[float]] = {name: [] for name in models}
     names = list(models)
     for round_number in range(rounds):
@@ -39,11 +48,14 @@ def measure(
         for name in names[shift:] + names[:shift]:  # a different model goes first each round
             for _ in range(calls):
                 start = time.perf_counter()
-                models[name].predict_on_batch(inputs[name])
+                forwards[name](inputs[name])
                 times[name].append((time.perf_counter() - start) * 1000)
         if progress is not None:
             progress(1)
-    return {name: summarize(values) for name, values in times.items()}
+    return {
+        name: summarize(values) | {"engine": forwards[name].backend}
+        for name, values in times.items()
+    }
 
 
 def summarize(values_ms: list[float]) -> dict:

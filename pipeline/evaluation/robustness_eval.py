@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.data.images import ImageError, load_resized_like_tensorflow, load_rgb
 from pipeline.evaluation import robustness
 from pipeline.evaluation.stats import mcnemar
+from pipeline.modeling.engine import Engine
 from pipeline.modeling.predict import score_batches
 from pipeline.store import artifacts
 from pipeline.store.predictions import predicted_classes
@@ -56,6 +57,7 @@ def evaluate_robustness(
     n_photos: int = robustness.DEFAULT_PHOTOS,
     batch: int = 16,
     progress=None,
+    engine: Engine | None = None,
 ) -> dict:
     """Accuracy of each of `models` (name -> loaded Keras model) under every corruption on a
     seeded subset of the validation photos; written to the run's `robustness.json`."""
@@ -79,7 +81,7 @@ def evaluate_robustness(
                 yield from _batches(images, batch)
 
         # One scoring pass over every condition: the model is traced once, not per condition.
-        p, _ = score_batches(model, batches())
+        p, _ = score_batches(model, batches(), engine=engine)
         predicted = {}
         for (corruption, severity), row in zip(
             conditions, p.reshape(len(conditions), len(photos), *p.shape[1:]), strict=True
@@ -121,7 +123,12 @@ def resize_gaps(result: dict) -> dict[str, dict]:
 
 
 def resize_gap_all(
-    run: artifacts.Run, root: str, models: dict, batch: int = 16, progress=None
+    run: artifacts.Run,
+    root: str,
+    models: dict,
+    batch: int = 16,
+    progress=None,
+    engine: Engine | None = None,
 ) -> dict:
     """Every validation photo resized TensorFlow's way (`images.load_resized_like_tensorflow`) and
     scored by each of `models`, against the run's stored answers (the loader's resize):
@@ -150,7 +157,7 @@ def resize_gap_all(
             if images:
                 yield np.stack(images).astype(np.float32)
 
-        p_tf, _ = score_batches(model, batches())
+        p_tf, _ = score_batches(model, batches(), engine=engine)
         keep = np.array(readable)
         labels = val.label.to_numpy()[keep].astype(int)
         pillow_right = stored.predicted.to_numpy()[keep].astype(int) == labels

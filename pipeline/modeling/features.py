@@ -21,7 +21,9 @@ from pipeline import faults
 from pipeline.data.dataset import Sample, image_dataset
 from pipeline.data.fingerprint import preprocessing_identity
 from pipeline.data.images import loader_identity
-from pipeline.devices import dataset_options, predict_on_batch, prefetch_depth
+from pipeline.devices import dataset_options, prefetch_depth
+from pipeline.modeling.engine import Engine
+from pipeline.modeling.forward import Forward
 from pipeline.store.cache import RowView, ShardStore, gather
 
 # Bump when the extraction itself changes (what is cut, how views are made).
@@ -109,18 +111,18 @@ def _extract_missing(
     batch_size: int,
     mirror: bool,
     progress,
+    engine: Engine | None = None,
 ) -> None:
     need = {name: set(store.missing(s.sha256 for s in samples)) for name, store in stores.items()}
     todo = _unique(samples, set().union(*need.values()))
     if not todo:
         return
+    forward = Forward(ext, engine=engine)
     writers = {name: store.writer() for name, store in stores.items()}
     ds = image_dataset(root, todo, (input_size, input_size), batch_size=batch_size, mirror=mirror)
     row = 0
     for images, _ in ds:
-        outputs = predict_on_batch(ext, np.asarray(images))
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        outputs = dict(zip(stores, outputs, strict=True))
+        outputs = dict(zip(stores, forward(np.asarray(images)), strict=True))
         keys = [s.sha256 for s in todo[row : row + len(images)]]
         for name, writer in writers.items():
             keep = [i for i, key in enumerate(keys) if key in need[name]]
@@ -145,9 +147,10 @@ def load_or_extract(
     cut_layer: str | None,
     views: int = 1,
     progress=None,
+    engine: Engine | None = None,
 ) -> FeatureSet:
     """Features for `samples` (x `views`: the second view is mirrored), computed only for
-    photos the cache does not hold yet."""
+    photos the cache does not hold yet, on `engine` (TensorFlow when None)."""
     ext = extractor(model, cut_layer)
     parts: dict[str, list] = {"pooled": [], "cut": []}
     names = []
@@ -170,6 +173,7 @@ def load_or_extract(
             batch_size=batch_size,
             mirror=mirror,
             progress=progress,
+            engine=engine,
         )
         for name, store in stores.items():
             parts[name].append((store, [s.sha256 for s in samples]))

@@ -16,6 +16,7 @@ from pipeline.data.dataset import Dataset, image_dataset
 from pipeline.environment import cpu_description
 from pipeline.errors import PipelineError
 from pipeline.modeling import features, models, precision, saved_models
+from pipeline.modeling.forward import engine_for
 from pipeline.modeling.predict import score_batches
 from pipeline.modeling.weights import WeightsSource
 from pipeline.store import checkpoint
@@ -328,6 +329,7 @@ def _features(
             cut_layer=cut_layer,
             views=views,
             progress=progress,
+            engine=engine_for(config.inference, cache_dir=cache_root),
         )
         for samples, views in ((dataset.train, config.feature_views), (dataset.val, 1))
     ]

@@ -21,6 +21,7 @@ from pipeline.errors import PipelineError
 from pipeline.evaluation import near_duplicates as nd
 from pipeline.evaluation.leak_report import signatures
 from pipeline.modeling import features
+from pipeline.modeling.forward import engine_for
 from pipeline.modeling.models import build_mobilenetv2
 from pipeline.modeling.weights import WeightsSource, resolve_weights
 
@@ -63,6 +64,7 @@ def regroup(
         batch_size=config.inference_batch_size,
         cut_layer=None,
         progress=log.counter("  photos through MobileNetV2", len(samples)),
+        engine=engine_for(config.inference, cache_dir=cache_root),
     )
     signs = signatures(dataset.root, [s.path for s in samples])
     groups = nd.groups(nd.within(np.asarray(found.pooled), signs), len(samples))

@@ -19,6 +19,7 @@ from pipeline.data.dataset import Dataset
 from pipeline.evaluation import evaluate
 from pipeline.modeling import external, models, saved_models, train
 from pipeline.modeling.external import ExternalModel
+from pipeline.modeling.forward import engine_for
 from pipeline.registry import spec
 from pipeline.store import artifacts, checkpoint
 
@@ -59,6 +60,7 @@ def score_into(
         thumbs_dir=run_dir / artifacts.THUMBS,
         scores=scores,
         progress=log.counter(f"{name}: photos scored", len(dataset.val)),
+        engine=engine_for(config.inference, cache_dir=Path(config.out_dir) / artifacts.CACHE),
     )
 
 

@@ -15,14 +15,22 @@ from pipeline.evaluation.robustness import DEFAULT_PHOTOS, conditions
 from pipeline.evaluation.robustness_eval import evaluate_robustness, resize_gap_all, resize_gaps
 from pipeline.hashing import file_sha256
 from pipeline.modeling import saved_models
+from pipeline.modeling.engine import Engine
+from pipeline.modeling.forward import engine_for
 from pipeline.store import artifacts
 from pipeline.store.lock import WriterLock
 from pipeline.store.manifest import record_files
 
 
-def _inference_batch(run: artifacts.Run) -> int:
-    """The run's inference batch (RunConfig's default for a run that did not record one)."""
-    return RunConfig.from_dict(run.manifest.get("config", {})).inference_batch_size
+def _run_config(run: artifacts.Run) -> RunConfig:
+    """The run's settings (RunConfig's defaults for any it did not record)."""
+    return RunConfig.from_dict(run.manifest.get("config", {}))
+
+
+def _engine(run: artifacts.Run) -> Engine:
+    """The engine of the run's forward passes, converted models kept in its cache."""
+    cache = _artifacts_dir(run) / artifacts.CACHE
+    return engine_for(_run_config(run).inference, cache_dir=cache)
 
 
 def _artifacts_dir(run: artifacts.Run) -> Path:
@@ -80,7 +88,7 @@ def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
         )
     val = [Sample(p, int(y)) for p, y in split[split.split == "val"][["path", "label"]].values]
     results = {}
-    batch = _inference_batch(run)
+    batch, engine = _run_config(run).inference_batch_size, _engine(run)
     for record in run.model_records():
         name = record["name"]
         model = saved_models.load(run.model_path(name))
@@ -97,6 +105,7 @@ def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
                 samples=val,
                 inference_batch=batch,
                 progress=progress,
+                engine=engine,
             )
         scores = evaluate.evaluate_into(
             run.model_dir(name),
@@ -108,6 +117,7 @@ def _evaluate(run: artifacts.Run, root: str, log: Console, cluster) -> dict:
             thumbs_dir=run.path / artifacts.THUMBS,
             scores=scored,
             progress=progress,
+            engine=engine,
         )
         record["metrics"] = scores
         results[name] = scores
@@ -155,7 +165,11 @@ def analyze_unlocked(
     if not names:
         raise PipelineError(f"run {run.run_id} has no trained model to analyse")
     loaded = {n: saved_models.load(run.model_path(n)) for n in names}
-    timings = latency.measure(loaded, progress=log.counter("latency: rounds", latency.ROUNDS))
+    timings = latency.measure(
+        loaded,
+        progress=log.counter("latency: rounds", latency.ROUNDS),
+        engine=_engine(run),
+    )
     result = analysis.analyze(run, timings)
     for row in result["mcnemar"]:
         log("  " + row["verdict"])
@@ -263,8 +277,9 @@ def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> No
             root,
             loaded,
             n_photos=n,
-            batch=_inference_batch(run),
+            batch=_run_config(run).inference_batch_size,
             progress=log.counter("robustness: models done", len(loaded)),
+            engine=_engine(run),
         )
     except ValueError as err:
         raise PipelineError(f"robustness analysis: {err}") from None
@@ -274,9 +289,16 @@ def _robustness(run: artifacts.Run, root: str, loaded: dict, log: Console) -> No
 def _resize_gap(run: artifacts.Run, root: str, loaded: dict, log: Console) -> None:
     n = int((run.split().split == "val").sum())
     log(f"Resize gap: {len(loaded)} model(s) on all {n:,} validation photos")
-    batch = _inference_batch(run)
+    config = _run_config(run)
     progress = log.counter("resize gap: models done", len(loaded))
-    result = resize_gap_all(run, root, loaded, batch=batch, progress=progress)
+    result = resize_gap_all(
+        run,
+        root,
+        loaded,
+        batch=config.inference_batch_size,
+        progress=progress,
+        engine=_engine(run),
+    )
     log(f"  done in {result['seconds']:.0f}s: {run.path / artifacts.RESIZE_GAP}")
 
 

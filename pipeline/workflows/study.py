@@ -23,6 +23,7 @@ from pipeline.distributed.cluster import Cluster
 from pipeline.environment import cpu_description, environment, git_commit
 from pipeline.errors import plain_os_errors
 from pipeline.modeling import external, precision
+from pipeline.modeling.engine import choose
 from pipeline.modeling.models import build_mobilenetv2
 from pipeline.modeling.weights import WeightsSource, resolve_weights
 from pipeline.registry import MODEL_NAMES, spec
@@ -246,6 +247,8 @@ def _what_the_run_used(
         "weights": manifest.weights_record(weights, config),
         "environment": environment(),
         "input_pipeline": settings.record(),
+        # The forward passes' engine, and why (OpenVINO missing, a GPU, asked for).
+        "inference": choose(config.inference, gpus=settings.gpus).record(),
         "cluster": cluster.record() if cluster else None,
         "code_version": git_commit(),
         "planned_models": planned,
