@@ -7,7 +7,7 @@ SHARED_WEIGHTS := ../shared/weights/mobilenet_v2_1.0_160_no_top.weights.h5
 # The offline copy of the backbone when it is there, else Keras' ImageNet download.
 WEIGHTS ?= $(if $(wildcard $(SHARED_WEIGHTS)),$(SHARED_WEIGHTS),imagenet)
 
-.PHONY: setup lock package-test browser quick full analyze dashboard test test-fast lint bench bench-classes bench-ray bench-load bench-map clean-cache
+.PHONY: setup lock package-test browser quick full analyze dashboard test test-fast lint bench bench-classes bench-inference bench-ray bench-load bench-map clean-cache
 
 setup: $(VENV)/.installed
 
@@ -77,6 +77,11 @@ bench: setup
 CIFAR ?= ../shared/datasets/CIFAR-10/train
 bench-classes: setup
 	$(BIN)/python -m pipeline bench-classes --data-dir $(CIFAR)
+
+# TensorFlow against OpenVINO: extraction photos/s; RUN=<run folder> adds every model's photos/s
+# and answers on all its validation photos.
+bench-inference: setup
+	$(BIN)/python -m pipeline bench-inference --weights $(WEIGHTS) $(if $(RUN),--run $(RUN))
 
 # Ray: photo throughput with 1 and 2 workers; RUN=<full run id> adds the scale-out projection.
 bench-ray: setup

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.config import DEFAULT_OUT, make_config
+from pipeline.config import DEFAULT_OUT, EXPORT_FORMATS, make_config
 from pipeline.errors import PipelineError
 from pipeline.flags import add_config_flags
 
@@ -85,6 +85,22 @@ def _run_commands(sub) -> None:
     _a_run(verify)
     verify.add_argument("--skip-models", action="store_true", help="do not load the models")
 
+    export = sub.add_parser(
+        "export", help="write a run's models as files that run without this project"
+    )
+    _a_run(export)
+    export.add_argument("--models", nargs="+", help="which of the run's models (default: all)")
+    export.add_argument(
+        "--format",
+        dest="formats",
+        nargs="+",
+        choices=EXPORT_FORMATS,
+        default=["savedmodel"],
+        help="savedmodel (TensorFlow), openvino (IR), onnx; several at once are fine",
+    )
+    export.add_argument("--to", help="folder (default: <artifacts>/exports/<run id>)")
+    export.add_argument("--force", action="store_true", help="replace existing exports")
+
     compare = sub.add_parser("compare", help="compare runs: accuracy, paired tests, what differs")
     compare.add_argument(
         "runs",
@@ -127,6 +143,16 @@ def _tool_commands(sub) -> None:
     )
     classes.add_argument("--data-dir", required=True, help="a folder of 3 or more classes")
     classes.add_argument("--images", type=int, default=256, help="photos per class")
+
+    engines = sub.add_parser(
+        "bench-inference",
+        help="TensorFlow against OpenVINO: extraction photos/s, and with --run every model's "
+        "photos/s and answers on all its validation photos",
+    )
+    engines.add_argument("--data-dir")
+    engines.add_argument("--weights")
+    engines.add_argument("--images", type=int, default=320, help="photos for the extraction")
+    engines.add_argument("--run", help="a run whose models to score on both engines")
 
     bench_ray = sub.add_parser(
         "bench-ray",
@@ -255,6 +281,22 @@ def _verify(args) -> int:
     return 1
 
 
+def _export(args) -> int:
+    from pipeline.store.runs import resolve_run
+    from pipeline.workflows.export import export_run
+
+    run = resolve_run(Path(args.out_dir), args.run)
+    done = export_run(
+        run,
+        names=args.models,
+        formats=tuple(args.formats),
+        to=Path(args.to) if args.to else None,
+        force=args.force,
+    )
+    skipped = [f"{m} {f}" for m, by in done.items() for f, v in by.items() if v.startswith("skip")]
+    return 1 if skipped and len(skipped) == sum(len(by) for by in done.values()) else 0
+
+
 def _compare(args) -> int:
     from pipeline.evaluation.compare import compare_runs, render
     from pipeline.store.runs import resolve_run
@@ -347,6 +389,13 @@ def _bench_classes(args) -> int:
     return 0
 
 
+def _bench_inference(args) -> int:
+    from pipeline.workflows.bench_inference import main as bench_main
+
+    bench_main(args)
+    return 0
+
+
 def _bench_ray(args) -> int:
     from pipeline.distributed.ray_bench import main as bench_main
 
@@ -363,11 +412,13 @@ def main(argv: list[str] | None = None) -> int:
         "analyze": _analyze,
         "verify": _verify,
         "compare": _compare,
+        "export": _export,
         "sweep": _sweep,
         "dashboard": _dashboard,
         "cache": _cache,
         "fetch-data": _fetch,
         "bench": _bench,
+        "bench-inference": _bench_inference,
         "bench-classes": _bench_classes,
         "bench-ray": _bench_ray,
     }
