@@ -78,7 +78,7 @@ CIFAR ?= ../shared/datasets/CIFAR-10/train
 bench-classes: setup
 	$(BIN)/python -m pipeline bench-classes --data-dir $(CIFAR)
 
-# TensorFlow against OpenVINO: extraction photos/s; RUN=<run folder> adds every model's photos/s
+# TensorFlow, ONNX Runtime and OpenVINO: extraction photos/s; RUN=<run folder> adds every model's photos/s
 # and answers on all its validation photos.
 bench-inference: setup
 	$(BIN)/python -m pipeline bench-inference --weights $(WEIGHTS) $(if $(RUN),--run $(RUN))

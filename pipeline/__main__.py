@@ -146,13 +146,14 @@ def _tool_commands(sub) -> None:
 
     engines = sub.add_parser(
         "bench-inference",
-        help="TensorFlow against OpenVINO: extraction photos/s, and with --run every model's "
+        help="TensorFlow, ONNX Runtime and OpenVINO: extraction photos/s, and with --run every model's "
         "photos/s and answers on all its validation photos",
     )
     engines.add_argument("--data-dir")
     engines.add_argument("--weights")
     engines.add_argument("--images", type=int, default=320, help="photos for the extraction")
     engines.add_argument("--run", help="a run whose models to score on both engines")
+    engines.add_argument("--rounds", type=int, default=3, help="timed passes per engine")
 
     bench_ray = sub.add_parser(
         "bench-ray",

@@ -24,7 +24,7 @@ DEFAULT_OUT = PROJECT_ROOT / "artifacts"
 # The CNNs' training arithmetic (`pipeline.modeling.precision` settles "auto" per host).
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 # Engines of the forward-only passes (`pipeline.modeling.engine`).
-INFERENCE_CHOICES = ("auto", "tensorflow", "openvino")
+INFERENCE_CHOICES = ("auto", "tensorflow", "onnxruntime", "openvino")
 # What `python -m pipeline export` writes (`pipeline.workflows.export`).
 EXPORT_FORMATS = ("savedmodel", "openvino", "onnx")
 
@@ -104,9 +104,9 @@ class RunConfig:
     # The CNNs' training arithmetic: "auto" is bfloat16 mixed precision on CPUs with native
     # bfloat16, else float32. A run records what it used.
     precision: str = "auto"
-    # The engine of every forward-only pass (extraction, scoring, robustness): "auto" is
-    # OpenVINO on CPUs where it is installed, else TensorFlow (`pipeline.modeling.engine`). It is
-    # not part of the run's identity: both give the same answers within 1e-4.
+    # The engine of every forward-only pass (extraction, scoring, robustness): "auto" is ONNX
+    # Runtime where installed, else OpenVINO, else TensorFlow (`pipeline.modeling.engine`). It
+    # is not part of the run's identity: all give the same answers within 1e-4.
     inference: str = "auto"
     # Epochs of the frozen MobileNetV2's head.
     frozen_epochs: int = 10
