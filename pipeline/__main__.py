@@ -146,8 +146,8 @@ def _tool_commands(sub) -> None:
 
     engines = sub.add_parser(
         "bench-inference",
-        help="TensorFlow, ONNX Runtime and OpenVINO: extraction photos/s, and with --run every model's "
-        "photos/s and answers on all its validation photos",
+        help="TensorFlow, ONNX Runtime and OpenVINO: extraction photos/s, and with --run "
+        "every model's photos/s and answers on all its validation photos",
     )
     engines.add_argument("--data-dir")
     engines.add_argument("--weights")
