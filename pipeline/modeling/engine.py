@@ -88,6 +88,6 @@ def choose(requested: str = "auto", *, gpus: int = 0) -> Engine:
             reason = "asked for" if requested == backend else "installed (the faster on CPUs)"
             if backend == OPENVINO and requested == "auto":
                 reason = f"installed, with a CPU device; {reasons[0]}"
-            return Engine(requested, backend, reason, version)
+            return Engine(requested, backend, reason, version=version)
         reasons.append(why_not)
     return Engine(requested, TENSORFLOW, "; ".join(reasons))

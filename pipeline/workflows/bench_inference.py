@@ -110,7 +110,7 @@ def end_to_end_extraction(config, dataset, samples) -> dict[str, float]:
         return _rates({n: extract(e) for n, e in engines.items()}, len(samples), rounds=2)
 
 
-def _every_engine(model, batches: list[np.ndarray], n_photos: int, rounds: int) -> dict:
+def _every_engine(model, batches: list[np.ndarray], *, n_photos: int, rounds: int) -> dict:
     """One model's photos/s on each engine and how far their answers are from TensorFlow's."""
     scorers = {name: Scorer(model, engine=_engine(name)) for name in ENGINES}
     for scorer in scorers.values():
@@ -152,7 +152,9 @@ def agreement(run: artifacts.Run, rounds: int = ROUNDS) -> dict[str, dict]:
                 [load_model_input(Path(root) / p, size) for p in val.path]
             ).astype(np.float32)
         batches = _batches(decoded[size], batch)
-        results[name] = {"photos": len(val)} | _every_engine(model, batches, len(val), rounds)
+        results[name] = {"photos": len(val)} | _every_engine(
+            model, batches, n_photos=len(val), rounds=rounds
+        )
     return results
 
 

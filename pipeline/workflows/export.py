@@ -125,7 +125,7 @@ def write_onnx(model, target: Path) -> None:
 WRITERS = {"savedmodel": write_savedmodel, "openvino": write_openvino, "onnx": write_onnx}
 
 
-def readme(run: artifacts.Run, name: str, fmt: str, size: tuple[int, int]) -> str:
+def readme(run: artifacts.Run, name: str, fmt: str, *, size: tuple[int, int]) -> str:
     """The export's README: what it is, its input and output, and how to load it."""
     h, w = size
     classes = ", ".join(f"{i}: {c}" for i, c in enumerate(run.class_names))
@@ -212,7 +212,7 @@ def export_model(
     try:
         WRITERS[fmt](model, tmp)
         size = tuple(model.input_shape[1:3])
-        (tmp / "README.md").write_text(readme(run, name, fmt, size))
+        (tmp / "README.md").write_text(readme(run, name, fmt, size=size))
         (tmp / "classes.json").write_text(json.dumps(run.class_names, indent=1) + "\n")
         faults.point("export")
         _publish(tmp, target, force=force)

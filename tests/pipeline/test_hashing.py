@@ -40,6 +40,7 @@ def _old_fingerprint(config: RunConfig) -> str:
     data = config.to_dict()
     for key in ("out_dir", "data_dir", "robustness_photos"):
         data.pop(key)
+    data.pop("inference")  # added later, never part of the identity: the engines agree
     if not data["dedupe_near"]:  # added later: left out while off, so older runs keep theirs
         data.pop("dedupe_near")
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]

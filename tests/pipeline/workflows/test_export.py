@@ -69,7 +69,7 @@ def _stored(run, name: str, paths: list[str]) -> np.ndarray:
     return as_matrix(probabilities_of(frame, run.class_names))
 
 
-def _load_elsewhere(tmp_path: Path, fmt: str, folder: Path, photos: np.ndarray) -> np.ndarray:
+def _load_elsewhere(tmp_path: Path, fmt: str, *, folder: Path, photos: np.ndarray) -> np.ndarray:
     work = tmp_path / f"elsewhere-{fmt}"
     work.mkdir()
     (work / "load.py").write_text(LOADER)
@@ -98,7 +98,7 @@ def test_every_format_answers_as_the_saved_model_without_the_project(real_run, t
     expected = _stored(real_run, name, paths)
     for fmt, folder in done[name].items():
         assert not folder.startswith("skipped"), (fmt, folder)
-        got = _load_elsewhere(tmp_path, fmt, Path(folder), photos)
+        got = _load_elsewhere(tmp_path, fmt, folder=Path(folder), photos=photos)
         assert got.shape == expected.shape
         assert np.abs(got - expected).max() < AGREE, fmt
         readme = " ".join((Path(folder) / "README.md").read_text().split())  # unwrapped
@@ -111,7 +111,7 @@ def test_a_ten_class_model_exports_ten_columns_in_class_order(cifar10_run, tmp_p
     folder = export_model(cifar10_run, name, "openvino", to=tmp_path / "x")
     size = tuple(cifar10_run.model_record(name)["input_size"])
     photos, paths = _photos(cifar10_run, size)
-    got = _load_elsewhere(tmp_path, "openvino", folder, photos)
+    got = _load_elsewhere(tmp_path, "openvino", folder=folder, photos=photos)
     expected = _stored(cifar10_run, name, paths)
     assert got.shape == (len(photos), 10) and np.abs(got - expected).max() < AGREE
 
