@@ -91,11 +91,11 @@ def _kept(model: keras.Model, engine: Engine, *, name: str, convert, save, read)
             shutil.rmtree(folder, ignore_errors=True)
     converted = convert()
     tmp = folder.with_name(f"{key}.tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save(converted, tmp / name)
     try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        save(converted, tmp / name)
         tmp.rename(folder)
-    except OSError:  # another process kept the same model first
+    except (OSError, RuntimeError):  # kept first by another process, or a full disk: not kept
         shutil.rmtree(tmp, ignore_errors=True)
     return converted
 

@@ -95,8 +95,11 @@ class ShardStore:
         meta = self.folder / PRODUCER
         if not meta.exists():
             tmp = self.folder / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}.json"
-            tmp.write_text(json.dumps(self.producer, indent=2, sort_keys=True) + "\n")
-            os.replace(tmp, meta)
+            try:
+                tmp.write_text(json.dumps(self.producer, indent=2, sort_keys=True) + "\n")
+                os.replace(tmp, meta)
+            finally:  # a full disk leaves no half-written note behind
+                tmp.unlink(missing_ok=True)
 
     def writer(self) -> ShardWriter:
         self._ensure_folder()

@@ -172,3 +172,19 @@ def test_a_converted_model_is_kept_by_its_content_and_read_back(tmp_path, engine
     (mended,) = Forward(model, engine=engine)(x)
     np.testing.assert_array_equal(mended, first)
     assert kept.stat().st_size > len(good) // 3  # whole again (conversions differ in names)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_a_cache_that_cannot_be_written_still_runs_the_engine(tmp_path, engine_name):
+    from pipeline.modeling.forward import engine_for
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    engine = engine_for(engine_name, cache_dir=blocked / "cache")  # mkdir there fails
+    model = _small_cnn(3)
+    x = np.random.default_rng(4).uniform(0, 255, (2, 24, 24, 3)).astype(np.float32)
+    forward = Forward(model, engine=engine)
+    (out,) = forward(x)
+    assert forward.backend == engine_name
+    assert np.allclose(out, model.predict_on_batch(x), atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing half-written
