@@ -179,8 +179,9 @@ def load_models(path: str, names: tuple[str, ...]) -> dict:
 
 @st.cache_resource(show_spinner="Compiling models…", max_entries=2)
 def load_forwards(path: str, names: tuple[str, ...], inference: str) -> dict[str, Forward]:
-    """Each model's forward pass on the engine `inference` asks for (OpenVINO on CPUs where
-    it is installed), compiled once per process; safe to call from every session's thread."""
+    """Each model's forward pass on the engine `inference` asks for
+    (`pipeline.modeling.engine`), compiled once per process; safe to call from every
+    session's thread."""
     engine = engine_for(inference, cache_dir=Path(path).parent.parent / artifacts.CACHE)
     models = load_models(path, names)
     return {name: Scorer(model, engine=engine).compiled() for name, model in models.items()}

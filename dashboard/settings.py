@@ -11,8 +11,8 @@ from pipeline.config import DEFAULT_OUT
 from pipeline.registry import spec
 
 ARTIFACTS_ENV = "PETCOMPARE_ARTIFACTS"
-# The engine of the live page's answers: auto (OpenVINO on CPUs where installed), tensorflow
-# or openvino, as the pipeline's --inference.
+# The engine of the live page's answers, as the pipeline's --inference: auto (ONNX Runtime,
+# else OpenVINO, where installed), tensorflow, onnxruntime or openvino.
 INFERENCE_ENV = "PETCOMPARE_INFERENCE"
 # Uploads larger than this are refused (Streamlit's own limit, maxUploadSize in
 # .streamlit/config.toml, is the same 20 MB of 2**20 bytes).

@@ -37,6 +37,9 @@ from pipeline.modeling.engine import (
     choose,
 )
 
+# The ONNX opset of converted models and of `export --format onnx`.
+ONNX_OPSET = 17
+
 
 def _image_input(model: keras.Model) -> tuple[int, ...] | None:
     """The model's (height, width, channels) when it takes one batch of images, else None."""
@@ -141,7 +144,9 @@ def compile_onnxruntime(model: keras.Model, engine: Engine):
 
     def convert() -> bytes:
         function, spec = _traced(model)
-        proto, _ = tf2onnx.convert.from_function(function, input_signature=(spec,), opset=17)
+        proto, _ = tf2onnx.convert.from_function(
+            function, input_signature=(spec,), opset=ONNX_OPSET
+        )
         return proto.SerializeToString()
 
     converted = _kept(
@@ -208,9 +213,6 @@ class Forward:
             outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
             return [np.asarray(o) for o in outputs]
         return [np.asarray(o) for o in self._run(x)]
-
-    def record(self) -> dict:
-        return {"backend": self.backend, "precision": self.precision, "note": self.note}
 
 
 def _stderr(line: str) -> None:

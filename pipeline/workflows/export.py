@@ -30,13 +30,13 @@ from pipeline.console import Console
 from pipeline.data.images import RESAMPLE
 from pipeline.errors import PipelineError
 from pipeline.modeling import saved_models
+from pipeline.modeling.forward import ONNX_OPSET
 from pipeline.registry import spec
 from pipeline.store import artifacts
 
 FORMATS = EXPORT_FORMATS
 EXPORTS = "exports"
 INPUT_NAME = "images"
-ONNX_OPSET = 17
 
 LOADING = {
     "savedmodel": """import numpy as np, tensorflow as tf
